@@ -1,0 +1,98 @@
+"""Reading recorded events back by position, and showing them as plain JSON.
+
+Audit trails and member timelines keep only an index (position, organization, member); the
+events themselves are read from the event store, so what an auditor sees is what was recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from domain.ledger import Ledger
+from projections.projector import to_json
+
+PERSONAL_FIELDS = frozenset({"national_id", "birth_date", "ethnicity", "religion"})
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "originator_topic", "timestamp", "effective_on", "recorded_by"}
+)
+
+
+def without_personal_data(value: Any) -> Any:
+    """The same JSON value with national ID, birth date, ethnicity and religion removed everywhere."""
+    if isinstance(value, dict):
+        return {k: without_personal_data(v) for k, v in value.items() if k not in PERSONAL_FIELDS}
+    if isinstance(value, list):
+        return [without_personal_data(v) for v in value]
+    return value
+
+
+def event_data(event: Any, personal: bool) -> dict[str, Any]:
+    """An event's own fields (its decision included) as JSON, personal data only if allowed."""
+    data = {k: to_json(v) for k, v in vars(event).items() if k not in ENVELOPE_FIELDS}
+    return data if personal else without_personal_data(data)
+
+
+def recorded_at(event: Any) -> str:
+    """When the event was recorded, RFC 3339 in UTC."""
+    stamp: datetime = event.timestamp
+    return stamp.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class EventReader:
+    """Fetches notifications from the ledger's events table by their positions."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.recorder = ledger.recorder
+        self.postgres = type(self.recorder).__name__.startswith("Postgres")
+
+    def at(self, positions: Sequence[int]) -> list[tuple[int, Any]]:
+        """The decoded events at these positions, in position order."""
+        if not positions:
+            return []
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        notifications: list[Notification] = []
+        if self.postgres:
+            schema = recorder.datastore.schema
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(
+                    f'SELECT notification_id, originator_id, originator_version, topic, state '
+                    f'FROM "{schema}"."{table}" WHERE notification_id = ANY(%s) ORDER BY notification_id',
+                    (list(positions),),
+                )
+                for row in curs.fetchall():
+                    notifications.append(
+                        Notification(
+                            id=row["notification_id"],
+                            originator_id=row["originator_id"],
+                            originator_version=row["originator_version"],
+                            topic=row["topic"],
+                            state=bytes(row["state"]),
+                        )
+                    )
+        else:
+            with recorder.datastore.transaction(commit=False) as curs:
+                for i in range(0, len(positions), 500):
+                    chunk = list(positions[i : i + 500])
+                    curs.execute(
+                        f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+                        f"WHERE rowid IN ({','.join('?' * len(chunk))}) ORDER BY rowid",
+                        chunk,
+                    )
+                    for row in curs.fetchall():
+                        notifications.append(
+                            Notification(
+                                id=row[0],
+                                originator_id=recorder.convert_originator_id(row[1]),
+                                originator_version=row[2],
+                                topic=row[3],
+                                state=row[4],
+                            )
+                        )
+        notifications.sort(key=lambda n: n.id)
+        return [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]

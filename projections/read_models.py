@@ -1,0 +1,433 @@
+"""The read side: queries over the read models, and the runner that keeps them current."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from domain.ledger import Ledger
+from projections import reports
+from projections.db import Cursor, Database
+from projections.events import EventReader, event_data, recorded_at, without_personal_data
+from projections.projector import APPLICATION, Projector
+from projections.tree import day_before
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+IDLE_POLL_SECONDS = 0.05
+
+
+def open_database(ledger: Ledger) -> Database:
+    """The read models' database: the ledger's own, through the library's tracking recorder."""
+    return Database(ledger.factory.tracking_recorder())
+
+
+class Runner:
+    """Follows the ledger's notification log in a background thread, applying each batch once."""
+
+    def __init__(self, projector: Projector, on_progress: Callable[[int], None]) -> None:
+        self.projector = projector
+        self.on_progress = on_progress
+        self.stopping = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.failures = 0
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.run, name="projection-runner", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+    def run(self) -> None:
+        """Apply new notifications until stopped; survive database errors by starting again."""
+        recorder = self.projector.ledger.recorder
+        while not self.stopping.is_set():
+            try:
+                position = self.projector.position()
+                notifications = recorder.select_notifications(
+                    start=position, limit=BATCH_SIZE, inclusive_of_start=False
+                )
+                if notifications:
+                    self.on_progress(self.projector.process(notifications))
+                    self.failures = 0
+                else:
+                    self.stopping.wait(IDLE_POLL_SECONDS)
+            except Exception:
+                self.failures += 1
+                log.exception("projection batch failed; retrying")
+                self.stopping.wait(min(5.0, 0.1 * 2**self.failures))
+
+
+class ReadModels:
+    """Queries for rosters, reports, organizations, members and audit trails."""
+
+    def __init__(self, database_url: str, ledger: Ledger, today: Callable[[], date] = date.today) -> None:
+        self.database_url = database_url
+        self.ledger = ledger
+        self.today = today
+        self.db = open_database(ledger)
+        self._projector: Projector | None = None
+        Projector.create_tables_in(self.db)
+        self.events = EventReader(ledger)
+        self.runner: Runner | None = None
+        self._position = self._stored_position()
+        self._advanced = threading.Condition()
+
+    @property
+    def projector(self) -> Projector:
+        """The projector, made on first use: it holds the whole tree in memory."""
+        if self._projector is None:
+            self._projector = Projector(self.ledger, self.db)
+        return self._projector
+
+    def _stored_position(self) -> int:
+        return self.db.recorder.max_tracking_id(APPLICATION) or 0
+
+    # --- keeping current -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the projection runner in this process."""
+        if self.runner is None:
+            self.runner = Runner(self.projector, self._advance)
+            self.runner.start()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+
+    def _advance(self, position: int) -> None:
+        with self._advanced:
+            self._position = position
+            self._advanced.notify_all()
+
+    def position(self) -> int:
+        """The last global position applied to the read models."""
+        if self.runner is None:
+            self._position = self._stored_position()
+        return self._position
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait until the read models have applied `position`; False if they have not in time."""
+        deadline = time.monotonic() + timeout
+        if self.runner is None:
+            while self.position() < position:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+            return True
+        with self._advanced:
+            while self._position < position:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._advanced.wait(remaining)
+        return True
+
+    def catch_up(self) -> int:
+        """Apply everything recorded so far, in this thread (for tools and tests)."""
+        recorder = self.ledger.recorder
+        while True:
+            notifications = recorder.select_notifications(
+                start=self.projector.position(), limit=BATCH_SIZE, inclusive_of_start=False
+            )
+            if not notifications:
+                return self.position()
+            self._advance(self.projector.process(notifications))
+
+    # --- the tree --------------------------------------------------------------------------------
+
+    def _org(self, cur: Cursor, code: str) -> tuple[Any, ...] | None:
+        return cur.execute(
+            "SELECT org_key, code, kind, founded_on, ended_on, status, successor FROM rm_org WHERE code = ?",
+            (code,),
+        ).one()
+
+    def organization(self, code: str, as_of: date) -> dict[str, Any] | None:
+        """The organization as the tree stood on `as_of`; None if it did not exist yet."""
+        day = as_of.isoformat()
+        with self.db.transaction(commit=False) as cur:
+            org = self._org(cur, code)
+            if org is None or day < org[3]:
+                return None
+            key, code, kind, founded_on, ended_on, status, successor = org
+            ended = ended_on is not None and day >= ended_on
+            lookup = day_before(ended_on) if ended else day
+            name = cur.execute(
+                "SELECT name FROM rm_org_name WHERE org_key = ? AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
+                (key, lookup),
+            ).scalar()
+            parent = cur.execute(
+                "SELECT o.code FROM rm_org_parent p LEFT JOIN rm_org o ON o.org_key = p.parent_key "
+                "WHERE p.org_key = ? AND p.valid_from <= ? ORDER BY p.valid_from DESC LIMIT 1",
+                (key, lookup),
+            ).scalar()
+            children = [] if ended else [
+                c
+                for (c,) in cur.execute(
+                    "SELECT o.code FROM rm_org_parent p JOIN rm_org o ON o.org_key = p.org_key "
+                    "WHERE p.parent_key = ? AND p.valid_from <= ? AND ? < p.valid_to ORDER BY o.code",
+                    (key, day, day),
+                ).all()
+            ]
+        body = {
+            "code": code,
+            "name": name,
+            "kind": kind,
+            "parent": parent,
+            "status": status if ended else "active",
+            "founded_on": founded_on,
+            "children": children,
+        }
+        if ended:
+            body["ended_on"] = ended_on
+            body["successor"] = successor
+        return body
+
+    def is_within(self, code: str, scope: str) -> bool:
+        """Whether `code` is `scope` or inside its subtree today (or when it last existed)."""
+        if code == scope:
+            return True
+        today = self.today().isoformat()
+        with self.db.transaction(commit=False) as cur:
+            scope_row = self._org(cur, scope)
+            org_row = self._org(cur, code)
+            if scope_row is None or org_row is None:
+                return False
+            path = cur.execute(
+                "SELECT path FROM rm_org_path WHERE org_key = ? AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
+                (org_row[0], today),
+            ).scalar()
+        return path is not None and f"/{scope_row[0]}/" in path
+
+    # --- rosters ---------------------------------------------------------------------------------
+
+    def member_cell(self, member_id: UUID) -> str | None:
+        """The code of the cell holding the member now (or last)."""
+        with self.db.transaction(commit=False) as cur:
+            return cur.execute(
+                "SELECT o.code FROM rm_member m JOIN rm_org o ON o.org_key = m.cell_key WHERE m.member_id = ?",
+                (str(member_id),),
+            ).scalar()
+
+    def roster(self, code: str, as_of: date, scope: str, limit: int, offset: int) -> dict[str, Any]:
+        """Who was on the roster of the organization (or of its whole subtree) on `as_of`."""
+        day = as_of.isoformat()
+        with self.db.transaction(commit=False) as cur:
+            org = self._org(cur, code)
+            if org is None:
+                raise LookupError(code)
+            key = org[0]
+            if scope == "subtree":
+                path = cur.execute(
+                    "SELECT path FROM rm_org_path WHERE org_key = ? AND valid_from <= ? AND ? < valid_to",
+                    (key, day, day),
+                ).scalar()
+                if path is None:
+                    cells_sql, cells_params = "SELECT NULL WHERE 1 = 0", []
+                else:
+                    lo, hi = reports.subtree_bounds(path)
+                    cells_sql = (
+                        "SELECT org_key FROM rm_org_path WHERE path >= ? AND path < ? "
+                        "AND valid_from <= ? AND ? < valid_to"
+                    )
+                    cells_params = [lo, hi, day, day]
+            else:
+                cells_sql, cells_params = "SELECT ?", [key]
+            base = (
+                f"FROM rm_stay s JOIN rm_org c ON c.org_key = s.cell_key "
+                f"LEFT JOIN rm_transit t ON t.member_id = s.member_id AND t.cell_key = s.cell_key "
+                f"AND t.valid_from <= ? AND ? < t.valid_to "
+                f"WHERE s.cell_key IN ({cells_sql}) AND s.valid_from <= ? AND ? < s.valid_to"
+            )
+            params = [day, day, *cells_params, day, day]
+            total, official, in_transit = cur.execute(
+                "SELECT COUNT(*), "
+                "COALESCE(SUM(CASE WHEN s.official_since IS NOT NULL AND s.official_since <= ? THEN 1 ELSE 0 END), 0), "
+                f"COUNT(t.transfer_id) {base}",
+                [day, *params],
+            ).one() or (0, 0, 0)
+            rows = cur.execute(
+                "SELECT s.member_id, s.full_name, s.official_since, s.admitted_on, c.code, t.transfer_id "
+                f"{base} ORDER BY s.full_name, s.member_id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).all()
+            guests = cur.execute(
+                "SELECT g.member_id, g.full_name, h.code, o.code, g.valid_from, g.until "
+                "FROM rm_guest g JOIN rm_org h ON h.org_key = g.host_key JOIN rm_org o ON o.org_key = g.home_key "
+                f"WHERE g.host_key IN ({cells_sql}) AND g.valid_from <= ? AND ? < g.valid_to "
+                "ORDER BY g.full_name",
+                [*cells_params, day, day],
+            ).all()
+        members = []
+        for member_id, full_name, official_since, admitted_on, cell, transfer_id in rows:
+            is_official = official_since is not None and official_since <= day
+            status = "in_transit" if transfer_id else ("official" if is_official else "probationary")
+            members.append(
+                {
+                    "member_id": member_id,
+                    "full_name": full_name,
+                    "status": status,
+                    "cell": cell,
+                    "admitted_on": admitted_on,
+                    "official_since": official_since if is_official else None,
+                }
+            )
+        return {
+            "organization": code,
+            "as_of": day,
+            "scope": scope,
+            "total": int(total),
+            "probationary": int(total) - int(official),
+            "official": int(official),
+            "in_transit": int(in_transit),
+            "members": members,
+            "guests": [
+                {"member_id": m, "full_name": n, "host": h, "home": o, "since": s, "until": u}
+                for m, n, h, o, s, u in guests
+            ],
+            "limit": limit,
+            "offset": offset,
+        }
+
+    # --- reports ---------------------------------------------------------------------------------
+
+    def report(self, code: str, start: date, end: date, restate: bool = False) -> dict[str, Any]:
+        """Form 1 and Form 2 figures for the organization's subtree and each direct child."""
+        with self.db.transaction(commit=False) as cur:
+            org = self._org(cur, code)
+            if org is None:
+                raise LookupError(code)
+            body = reports.report(cur, org[0], code, start, end)
+        body["restated"] = False
+        return body
+
+    # --- members and audit -----------------------------------------------------------------------
+
+    def _timeline(self, positions: list[int], personal: bool) -> list[dict[str, Any]]:
+        events = self.events.at(positions)
+        streams = sorted({event.originator_id.hex for _, event in events})
+        with self.db.transaction(commit=False) as cur:
+            codes = dict(cur.execute(
+                f"SELECT stream_id, code FROM rm_org WHERE stream_id IN ({self.db.in_list(streams)})", streams
+            ).all())
+        timeline = []
+        for position, event in events:
+            timeline.append(
+                {
+                    "position": position,
+                    "type": type(event).__name__,
+                    "organization": codes.get(event.originator_id.hex),
+                    "effective_on": event.effective_on.isoformat(),
+                    "recorded_at": recorded_at(event),
+                    "recorded_by": event.recorded_by,
+                    "data": event_data(event, personal),
+                }
+            )
+        return timeline
+
+    def member(self, member_id: UUID, personal: bool = True) -> dict[str, Any] | None:
+        """A member's current state and every event about them, across organizations."""
+        key = str(member_id)
+        with self.db.transaction(commit=False) as cur:
+            row = cur.execute(
+                "SELECT m.member_id, m.person, m.full_name, o.code, m.joined_on, m.admitted_on, "
+                "m.probation_ends_on, m.official_since, m.removed_on, m.removal_reason, m.transfer, m.membership "
+                "FROM rm_member m JOIN rm_org o ON o.org_key = m.cell_key WHERE m.member_id = ?",
+                (key,),
+            ).one()
+            if row is None:
+                return None
+            positions = [p for (p,) in cur.execute(
+                "SELECT position FROM rm_event WHERE member_id = ? ORDER BY position", (key,)
+            ).all()]
+        (member_id_, person, full_name, cell, joined_on, admitted_on, probation_ends_on, official_since,
+         removed_on, removal_reason, transfer, membership) = row
+        transfer_json = json.loads(transfer) if transfer else None
+        if removed_on:
+            status = "removed"
+        elif transfer_json and transfer_json["kind"] == "official":
+            status = "in_transit"
+        else:
+            status = "official" if official_since else "probationary"
+        person_json = json.loads(person)
+        return {
+            "member_id": member_id_,
+            "full_name": full_name,
+            "person": person_json if personal else without_personal_data(person_json),
+            "status": status,
+            "cell": cell,
+            "joined_on": joined_on,
+            "admitted_on": admitted_on,
+            "probation_ends_on": probation_ends_on,
+            "official_since": official_since,
+            "removed_on": removed_on,
+            "removal_reason": removal_reason,
+            "transfer": transfer_json,
+            "admissions": membership,
+            "timeline": self._timeline(positions, personal),
+        }
+
+    def find_members(self, national_id: str) -> list[dict[str, Any]]:
+        """Members registered with this national ID (at most one person)."""
+        with self.db.transaction(commit=False) as cur:
+            rows = cur.execute(
+                "SELECT m.member_id, m.full_name, o.code, m.removed_on, m.official_since FROM rm_member m "
+                "JOIN rm_org o ON o.org_key = m.cell_key WHERE m.national_id = ?",
+                (national_id,),
+            ).all()
+        return [
+            {"member_id": m, "full_name": n, "cell": c,
+             "status": "removed" if r else ("official" if o else "probationary")}
+            for m, n, c, r, o in rows
+        ]
+
+    def organization_events(self, code: str, after: int, limit: int, personal: bool = True) -> list[dict[str, Any]]:
+        """The events recorded on an organization's stream after a position, oldest first."""
+        with self.db.transaction(commit=False) as cur:
+            org = self._org(cur, code)
+            if org is None:
+                raise LookupError(code)
+            positions = [p for (p,) in cur.execute(
+                "SELECT position FROM rm_event WHERE org_key = ? AND position > ? ORDER BY position LIMIT ?",
+                (org[0], after, limit),
+            ).all()]
+        return [
+            {k: v for k, v in entry.items() if k != "organization"}
+            for entry in self._timeline(positions, personal)
+        ]
+
+
+def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
+    """Empty the read models and apply every event again; return (events, seconds)."""
+    db = open_database(ledger)
+    projector = Projector(ledger, db)
+    projector.rebuild_tables()
+    head = ledger.recorder.max_notification_id() or 0
+    started = time.perf_counter()
+    done = 0
+    position = 0
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start=position, limit=5 * BATCH_SIZE, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        position = projector.process(notifications)
+        done += len(notifications)
+        if progress is not None:
+            progress(done, head)
+    return done, time.perf_counter() - started
+
+
+__all__ = ["APPLICATION", "ReadModels", "rebuild"]

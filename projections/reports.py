@@ -1,0 +1,267 @@
+"""Form 1 and Form 2 reports over any period, for any organization's subtree.
+
+A report reads the flows attributed to the organization (and to each of its children) from day
+and month buckets: its cost grows with the number of organizations in the answer and with the
+months in the period, not with the size of the history. Moves of whole organizations into or
+out of the subtree are counted as transfers, with the headcount each move carried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from domain.values import Period, add_months
+from projections import schema
+from projections.db import Cursor
+from projections.tree import subtree_range
+
+INCREASES = ("admitted", "transferred_in", "restored")
+DECREASES = ("deceased", "expelled", "delisted", "voluntary_exit", "transferred_out")
+DECREASE_DETAIL = ("deceased", "expelled", "delisted", "delisted_probationary", "voluntary_exit", "transferred_out")
+
+
+def _month_end(day: date) -> date:
+    return add_months(day.replace(day=1), 1) - timedelta(days=1)
+
+
+def bucket_condition(start: date, end: date) -> tuple[str, list[str]]:
+    """SQL selecting exactly the buckets that cover the days from `start` to `end`, inclusive."""
+    if end < start:
+        return "1 = 0", []
+    parts: list[str] = []
+    params: list[str] = []
+    first_full = start if start.day == 1 else add_months(start.replace(day=1), 1)
+    last_full_end = end if end == _month_end(end) else end.replace(day=1) - timedelta(days=1)
+    if first_full <= last_full_end:
+        parts.append("(grain = 'm' AND bucket >= ? AND bucket <= ?)")
+        params += [first_full.isoformat()[:7], last_full_end.isoformat()[:7]]
+        if start < first_full:
+            parts.append("(grain = 'd' AND bucket >= ? AND bucket < ?)")
+            params += [start.isoformat(), first_full.isoformat()]
+        if end > last_full_end:
+            parts.append("(grain = 'd' AND bucket > ? AND bucket <= ?)")
+            params += [last_full_end.isoformat(), end.isoformat()]
+    else:
+        parts.append("(grain = 'd' AND bucket >= ? AND bucket <= ?)")
+        params += [start.isoformat(), end.isoformat()]
+    return "(" + " OR ".join(parts) + ")", params
+
+
+EPOCH = date(1930, 1, 1)  # The Party was founded on 3 February 1930: nothing is recorded before.
+
+
+def sum_flows(cur: Cursor, keys: Sequence[int], start: date, end: date) -> dict[int, list[int]]:
+    """The measures of each organization, summed over the days from `start` to `end`."""
+    totals = {key: [0] * len(schema.MEASURES) for key in keys}
+    if not keys:
+        return totals
+    condition, params = bucket_condition(start, end)
+    sums = ", ".join(f"SUM({c})" for c in schema.MEASURE_COLUMNS)
+    rows = cur.execute(
+        f"SELECT org_key, {sums} FROM rm_flow WHERE org_key IN ({','.join('?' * len(keys))}) "
+        f"AND {condition} GROUP BY org_key",
+        [*keys, *params],
+    ).all()
+    for row in rows:
+        totals[row[0]] = [int(v or 0) for v in row[1:]]
+    return totals
+
+
+@dataclass
+class Move:
+    """A whole organization moving into (+1) or out of (-1) a subtree on a day."""
+
+    day: date
+    node: int
+    sign: int
+    headcount: int
+    organizations: dict[str, int]
+
+
+def _path_on(cur: Cursor, key: int, day: str) -> str | None:
+    row = cur.execute(
+        "SELECT path FROM rm_org_path WHERE org_key = ? AND valid_from <= ? ORDER BY valid_from DESC LIMIT 1",
+        (key, day),
+    ).one()
+    return row[0] if row else None
+
+
+def headcount_of_subtree(cur: Cursor, path: str, day: str) -> int:
+    """Members on the rosters of every cell under `path` at the end of `day`."""
+    lo, hi = path, path[:-1] + "0"
+    return int(
+        cur.execute(
+            "SELECT COUNT(*) FROM rm_org_path p JOIN rm_stay s ON s.cell_key = p.org_key "
+            "WHERE p.path >= ? AND p.path < ? AND p.valid_from <= ? AND ? < p.valid_to "
+            "AND s.valid_from <= ? AND ? < s.valid_to",
+            (lo, hi, day, day, day, day),
+        ).scalar()
+        or 0
+    )
+
+
+def organizations_of_subtree(cur: Cursor, path: str, day: str) -> dict[str, int]:
+    """Grassroots committees, grassroots cells and cells under `path` on `day`."""
+    lo, hi = path, path[:-1] + "0"
+    counts = dict.fromkeys(schema.ORGANIZATION_COUNTS, 0)
+    for kind, n in cur.execute(
+        "SELECT kind, COUNT(*) FROM rm_org_path WHERE path >= ? AND path < ? AND valid_from <= ? "
+        "AND ? < valid_to GROUP BY kind",
+        (lo, hi, day, day),
+    ).all():
+        measure = {"grassroots_committee": "grassroots_committees", "grassroots_cell": "grassroots_cells",
+                   "cell": "cells_under_committees"}.get(kind)
+        if measure:
+            counts[measure] += int(n)
+    return counts
+
+
+def moves(cur: Cursor, keys: Sequence[int], end: date) -> dict[int, list[Move]]:
+    """Every move of an organization into or out of each subtree, up to `end`."""
+    found: dict[int, list[Move]] = {key: [] for key in keys}
+    if not keys:
+        return found
+    rows = cur.execute(
+        f"SELECT org_key, day, node_key, sign FROM rm_move_side WHERE org_key IN ({','.join('?' * len(keys))}) "
+        "AND day <= ? ORDER BY day",
+        [*keys, end.isoformat()],
+    ).all()
+    carried: dict[tuple[int, str], tuple[int, dict[str, int]]] = {}
+    for org, day, node, sign in rows:
+        if (node, day) not in carried:
+            before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+            path = _path_on(cur, node, before)
+            if path is None:
+                carried[(node, day)] = (0, dict.fromkeys(schema.ORGANIZATION_COUNTS, 0))
+            else:
+                carried[(node, day)] = (
+                    headcount_of_subtree(cur, path, before),
+                    organizations_of_subtree(cur, path, before),
+                )
+        headcount, organizations = carried[(node, day)]
+        found[org].append(Move(date.fromisoformat(day), node, sign, headcount, organizations))
+    return found
+
+
+def _net(vector: list[int]) -> int:
+    index = schema.MEASURE_INDEX
+    return sum(vector[index[m]] for m in INCREASES) - sum(vector[index[m]] for m in DECREASES)
+
+
+def figures(cur: Cursor, keys: Sequence[int], start: date, end: date) -> dict[int, dict[str, Any]]:
+    """Form 1 and Form 2 figures of each organization's subtree from `start` to `end`."""
+    index = schema.MEASURE_INDEX
+    before = sum_flows(cur, keys, EPOCH, start - timedelta(days=1))
+    during = sum_flows(cur, keys, start, end)
+    moved = moves(cur, keys, end)
+    result: dict[int, dict[str, Any]] = {}
+    for key in keys:
+        past, now = before[key], during[key]
+        opening = _net(past)
+        organizations = {m: past[index[m]] + now[index[m]] for m in schema.ORGANIZATION_COUNTS}
+        transferred_in = now[index["transferred_in"]]
+        transferred_out = now[index["transferred_out"]]
+        for move in moved[key]:
+            for m in schema.ORGANIZATION_COUNTS:
+                organizations[m] += move.sign * move.organizations[m]
+            if move.day < start:
+                opening += move.sign * move.headcount
+            elif move.sign > 0:
+                transferred_in += move.headcount
+            else:
+                transferred_out += move.headcount
+        increases = {
+            "admitted": now[index["admitted"]],
+            "transferred_in": transferred_in,
+            "restored": now[index["restored"]],
+        }
+        decreases = {m: now[index[m]] for m in DECREASE_DETAIL}
+        decreases["transferred_out"] = transferred_out
+        closing = opening + sum(increases.values()) - sum(v for m, v in decreases.items() if m != "delisted_probationary")
+
+        def group(prefix: str, values: Sequence[str]) -> dict[str, int]:
+            return {v: now[index[f"{prefix}_{v}"]] for v in values}
+
+        result[key] = {
+            "admitted": increases["admitted"],
+            "opening": opening,
+            "increases": increases,
+            "decreases": decreases,
+            "closing": closing,
+            "confirmed": now[index["confirmed"]],
+            "organizations": organizations,
+            "new_members": {
+                "total": increases["admitted"],
+                "women": now[index["new_women"]],
+                "ethnic_minority": now[index["new_ethnic_minority"]],
+                "religious": now[index["new_religious"]],
+                "youth_union": now[index["new_youth_union"]],
+                "age_bands": group("age", schema.AGE_BANDS),
+                "education": group("education", schema.EDUCATION),
+                "professional_level": group("professional", schema.PROFESSIONAL_LEVELS),
+                "political_theory": group("theory", schema.POLITICAL_THEORY),
+                "occupation": group("occupation", schema.OCCUPATIONS),
+            },
+        }
+    return result
+
+
+def plans(cur: Cursor, keys: Sequence[int], period: Period) -> dict[int, int]:
+    """The admissions target of each organization for the period, where one was set."""
+    if not keys:
+        return {}
+    rows = cur.execute(
+        f"SELECT org_key, admissions FROM rm_plan WHERE period = ? AND org_key IN ({','.join('?' * len(keys))})",
+        [str(period), *keys],
+    ).all()
+    return {key: admissions for key, admissions in rows}
+
+
+def children_during(cur: Cursor, key: int, start: date, end: date) -> list[tuple[int, str]]:
+    """Direct children of the organization at any time within the period: (key, code)."""
+    return [
+        (k, code)
+        for k, code in cur.execute(
+            "SELECT DISTINCT o.org_key, o.code FROM rm_org_parent p JOIN rm_org o ON o.org_key = p.org_key "
+            "WHERE p.parent_key = ? AND p.valid_from <= ? AND p.valid_to > ? ORDER BY o.code",
+            (key, end.isoformat(), start.isoformat()),
+        ).all()
+    ]
+
+
+def report(cur: Cursor, key: int, code: str, start: date, end: date) -> dict[str, Any]:
+    """The report of API.md for an organization and its direct children, with last year's figures."""
+    period = Period.covering(start, end)
+    children = children_during(cur, key, start, end)
+    keys = [key] + [k for k, _ in children]
+    now = figures(cur, keys, start, end)
+    targets = plans(cur, keys, period)
+    last_start, last_end = add_months(start, -12), add_months(end, -12)
+    last_year = figures(cur, [key], last_start, last_end)[key]
+
+    def shaped(k: int, c: str) -> dict[str, Any]:
+        target = targets.get(k)
+        admitted = now[k]["admitted"]
+        return {
+            "organization": c,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "plan": {"period": str(period), "admissions": target} if target is not None else None,
+            "admitted": admitted,
+            "achievement_pct": round(100 * admitted / target, 1) if target else None,
+            **{name: value for name, value in now[k].items() if name != "admitted"},
+        }
+
+    body = shaped(key, code)
+    body["children"] = [shaped(k, c) for k, c in children]
+    body["previous_year"] = {"from": last_start.isoformat(), "to": last_end.isoformat(), **last_year}
+    return body
+
+
+def subtree_bounds(path: str) -> tuple[str, str]:
+    """Range of paths inside a subtree, from a stored path text."""
+    keys = tuple(int(k) for k in path.strip("/").split("/"))
+    return subtree_range(keys)
