@@ -141,6 +141,16 @@ class Ledger(Application):
         assert isinstance(person, Person)
         return person
 
+    def lineage(self, code: str) -> list[str]:
+        """The codes from the organization up to its root, following each one's current parent."""
+        codes = [code]
+        parent = self.organization(code).parent
+        # The guard only protects against a corrupted stream; the ledger refuses cycles.
+        while parent is not None and parent not in codes:
+            codes.append(parent)
+            parent = self.organization(parent).parent
+        return codes
+
     def _holder_of_member(self, code: str, member_id: UUID) -> Organization:
         """The cell holding a member now, following mergers and splits from a cell it was once on."""
         seen: set[str] = set()
@@ -402,6 +412,7 @@ class Ledger(Application):
             joined_on=admitted_on,
             admissions=registered.readmissions + 1,
             recorded_by=recorded_by,
+            hard_area=hard_area,
         )
         file = org.member(member_id)
         return Admission(member_id, file.status, file.probation_ends_on, self._position(org, registered))
@@ -457,7 +468,7 @@ class Ledger(Application):
         announced = destination.incoming_transfer(transfer_id)
         if received_on < announced.issued_on:
             raise errors.OutOfOrder(f"transfer {transfer_id} was issued on {announced.issued_on}")
-        sender = self._holder_of_member(announced.source, announced.member_id)
+        sender = _same_stream(destination, self._holder_of_member(announced.source, announced.member_id))
         file = sender.release_member(transfer_id, announced.member_id, received_on, recorded_by)
         if announced.kind is TransferKind.OFFICIAL:
             destination.receive_member(sender.code, file, transfer_id, received_on, recorded_by)
@@ -486,7 +497,7 @@ class Ledger(Application):
         """A guest's temporary stay ends and the member attends the home cell again."""
         host_org = self.organization(host)
         guest = host_org.see_guest_off(transfer_id, returned_on, recorded_by)
-        home = self._holder_of_member(guest.home, guest.member_id)
+        home = _same_stream(host_org, self._holder_of_member(guest.home, guest.member_id))
         home.close_transfer(guest.member_id, returned_on, "returned", None, recorded_by)
         return Recorded(self._position(host_org, home))
 
@@ -502,7 +513,7 @@ class Ledger(Application):
                 f"transfer {file.transfer.transfer_id} was received on {file.transfer.received_on}"
             )
         transfer = sender.close_transfer(member_id, on, "cancelled", decision, recorded_by)
-        destination = self._holder_of_transfer(transfer.to, transfer.transfer_id)
+        destination = _same_stream(sender, self._holder_of_transfer(transfer.to, transfer.transfer_id))
         destination.withdraw_transfer(transfer.transfer_id, on, "cancelled", recorded_by)
         return Recorded(self._position(sender, destination))
 
@@ -522,7 +533,9 @@ class Ledger(Application):
         changed: list[Any] = [org]
         if file.transfer is not None:
             # The destination (or host) stops waiting for, or hosting, someone who has left.
-            destination = self._holder_of_transfer(file.transfer.to, file.transfer.transfer_id)
+            destination = _same_stream(
+                org, self._holder_of_transfer(file.transfer.to, file.transfer.transfer_id)
+            )
             destination.withdraw_transfer(file.transfer.transfer_id, on, reason.value, recorded_by)
             changed.append(destination)
         person = self.person(file.person.national_id)
@@ -556,6 +569,12 @@ def _uuid(value: str, field: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise errors.InvalidValue(field, f"{value!r} is not a member id") from None
+
+
+def _same_stream(loaded: Organization, other: Organization) -> Organization:
+    """`other`, unless it is the stream already loaded: e.g. a transfer's sender merged into its destination."""
+    # Two copies of one stream would both be saved at the same version and collide on every retry.
+    return loaded if other.id == loaded.id else other
 
 
 def _unique(aggregates: list[Any]) -> list[Any]:

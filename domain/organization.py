@@ -371,11 +371,21 @@ class Organization(Aggregate):
     # --- members -------------------------------------------------------------------------------
 
     class MemberAdmitted(Event):
+        """Admitted on probation; `hard_area` says the admission was in a designated hard area."""
+
+        class_version = 2
+
         member_id: UUID
         person: PersonProfile
         probation_ends_on: date
         joined_on: date
         admissions: int
+        hard_area: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 did not say; the education exemption was not recorded, so assume not."""
+            state["hard_area"] = False
 
         def apply(self, org: Organization) -> None:
             org.former.pop(str(self.member_id), None)
@@ -543,6 +553,7 @@ class Organization(Aggregate):
         joined_on: date,
         admissions: int,
         recorded_by: str,
+        hard_area: bool = False,
     ) -> None:
         """Put a newly admitted (or readmitted) member on the roster, on probation."""
         self.check_is_active(admitted_on)
@@ -555,6 +566,7 @@ class Organization(Aggregate):
             probation_ends_on=rules.probation_ends_on(admitted_on),
             joined_on=joined_on,
             admissions=admissions,
+            hard_area=hard_area,
             effective_on=admitted_on,
             decision=decision,
             recorded_by=recorded_by,

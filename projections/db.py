@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
+from psycopg.rows import tuple_row
 
 OPEN_END = "9999-12-31"
 
@@ -23,6 +24,9 @@ class Cursor:
     def __init__(self, raw: Any, postgres: bool) -> None:
         self.raw = raw
         self.postgres = postgres
+        if postgres:
+            # The library's pool hands out dict rows; columns such as two COUNT(*) would collide.
+            raw.row_factory = tuple_row
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -36,13 +40,11 @@ class Cursor:
             self.raw.executemany(self._sql(sql), [tuple(r) for r in rows])
 
     def all(self) -> list[tuple[Any, ...]]:
-        return [tuple(r.values()) if isinstance(r, dict) else tuple(r) for r in self.raw.fetchall()]
+        return [tuple(r) for r in self.raw.fetchall()]
 
     def one(self) -> tuple[Any, ...] | None:
         row = self.raw.fetchone()
-        if row is None:
-            return None
-        return tuple(row.values()) if isinstance(row, dict) else tuple(row)
+        return None if row is None else tuple(row)
 
     def scalar(self) -> Any:
         row = self.one()

@@ -234,7 +234,7 @@ class ReadModels:
                     (key, day, day),
                 ).scalar()
                 if path is None:
-                    cells_sql, cells_params = "SELECT NULL WHERE 1 = 0", []
+                    cells_sql, cells_params = "SELECT CAST(NULL AS INTEGER) WHERE 1 = 0", []
                 else:
                     lo, hi = reports.subtree_bounds(path)
                     cells_sql = (
@@ -243,7 +243,7 @@ class ReadModels:
                     )
                     cells_params = [lo, hi, day, day]
             else:
-                cells_sql, cells_params = "SELECT ?", [key]
+                cells_sql, cells_params = "SELECT CAST(? AS INTEGER)", [key]
             base = (
                 f"FROM rm_stay s JOIN rm_org c ON c.org_key = s.cell_key "
                 f"LEFT JOIN rm_transit t ON t.member_id = s.member_id AND t.cell_key = s.cell_key "

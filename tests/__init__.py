@@ -1,0 +1,1 @@
+"""The test suite; a package so that conftest can import tests.pgserver however pytest is run."""

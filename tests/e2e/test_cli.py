@@ -1,0 +1,123 @@
+"""The command line: `dangvien serve` as a real process, `rebuild`, `project` and the unfinished `demo`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from domain.ledger import Ledger
+from domain.values import Kind
+from service.cli import main
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def dangvien(*args: str, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """`dangvien ARGS` as a child process, stopped with SIGTERM afterwards."""
+    command = [sys.executable, "-c", "from service.cli import main; main()", *args]
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("DANGVIEN_")} | env
+    process = subprocess.Popen(command, cwd=ROOT, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
+    """Poll /healthz until the server answers (or fail with its output)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+def test_serve_without_an_admin_token_prints_one_that_works(database_url: str) -> None:
+    """The bootstrap token is printed once on stdout and lets its holder issue tokens."""
+    port = free_port()
+    with dangvien("serve", "--port", str(port), env={"DANGVIEN_DATABASE_URL": database_url}) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("Bootstrap admin token")
+        token = line.rsplit(" ", 1)[-1].strip()
+        response = httpx.get(url + "/v1/events", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert response.status_code == 200
+
+
+def test_serve_logs_json_lines_without_query_strings(database_url: str) -> None:
+    """The server's own log lines are JSON with the route; the raw query (a national ID) is nowhere."""
+    port = free_port()
+    env = {"DANGVIEN_DATABASE_URL": database_url, "DANGVIEN_ADMIN_TOKEN": "dv_cli-admin"}
+    with dangvien("serve", "--port", str(port), "--no-projector", env=env) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process)
+        httpx.get(url + "/v1/members?national_id=012345678901", headers={"Authorization": "Bearer dv_cli-admin"})
+    assert process.stdout is not None
+    output = process.stdout.read()
+    assert '"route": "/v1/members"' in output
+    assert "012345678901" not in output
+
+
+def test_rebuild_applies_every_event_and_reports_its_speed(tmp_path: Path) -> None:
+    """`dangvien rebuild` rebuilds from the log and says how fast."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger = Ledger(Settings(database_url=url).ledger_env())
+    ledger.found_organization("R", "Root", Kind.PROVINCIAL, None, date(2015, 1, 1), None, "test")
+    ledger.close()
+    result = CliRunner().invoke(main, ["rebuild"], env={"DANGVIEN_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert "Rebuilt from 1 events" in result.output and "events/s" in result.output
+
+
+def test_a_bad_database_url_stops_the_command_with_a_clear_message() -> None:
+    """The variable is named and the expected forms are shown."""
+    result = CliRunner().invoke(main, ["rebuild"], env={"DANGVIEN_DATABASE_URL": "mysql://x/y"})
+    assert result.exit_code == 2
+    assert "DANGVIEN_DATABASE_URL" in result.output and "postgresql://" in result.output
+
+
+def test_project_runs_until_terminated(tmp_path: Path) -> None:
+    """The runner alone follows the log and stops cleanly on SIGTERM."""
+    with dangvien("project", env={"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}) as process:
+        time.sleep(2)
+        assert process.poll() is None
+    assert process.returncode == 0
+
+
+def test_demo_is_not_yet_implemented_and_says_so() -> None:
+    """Until the demo exists, the command fails rather than pretending."""
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code != 0
+    assert "not yet implemented" in result.output
