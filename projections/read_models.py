@@ -134,12 +134,12 @@ class ReadModels:
                 self._advanced.wait(remaining)
         return True
 
-    def catch_up(self) -> int:
+    def catch_up(self, batch_size: int = BATCH_SIZE) -> int:
         """Apply everything recorded so far, in this thread (for tools and tests)."""
         recorder = self.ledger.recorder
         while True:
             notifications = recorder.select_notifications(
-                start=self.projector.position(), limit=BATCH_SIZE, inclusive_of_start=False
+                start=self.projector.position(), limit=batch_size, inclusive_of_start=False
             )
             if not notifications:
                 return self.position()
