@@ -308,8 +308,11 @@ class ReadModels:
             org = self._org(cur, code)
             if org is None:
                 raise LookupError(code)
-            body = reports.report(cur, org[0], code, start, end)
-        body["restated"] = False
+            if restate:
+                body = reports.restated_report(cur, org[0], code, start, end, self.today())
+            else:
+                body = reports.report(cur, org[0], code, start, end)
+        body["restated"] = restate
         return body
 
     # --- members and audit -----------------------------------------------------------------------

@@ -162,50 +162,18 @@ def figures(cur: Cursor, keys: Sequence[int], start: date, end: date) -> dict[in
         past, now = before[key], during[key]
         opening = _net(past)
         organizations = {m: past[index[m]] + now[index[m]] for m in schema.ORGANIZATION_COUNTS}
-        transferred_in = now[index["transferred_in"]]
-        transferred_out = now[index["transferred_out"]]
+        moved_in = moved_out = 0
         for move in moved[key]:
             for m in schema.ORGANIZATION_COUNTS:
                 organizations[m] += move.sign * move.organizations[m]
             if move.day < start:
                 opening += move.sign * move.headcount
             elif move.sign > 0:
-                transferred_in += move.headcount
+                moved_in += move.headcount
             else:
-                transferred_out += move.headcount
-        increases = {
-            "admitted": now[index["admitted"]],
-            "transferred_in": transferred_in,
-            "restored": now[index["restored"]],
-        }
-        decreases = {m: now[index[m]] for m in DECREASE_DETAIL}
-        decreases["transferred_out"] = transferred_out
-        closing = opening + sum(increases.values()) - sum(v for m, v in decreases.items() if m != "delisted_probationary")
-
-        def group(prefix: str, values: Sequence[str]) -> dict[str, int]:
-            return {v: now[index[f"{prefix}_{v}"]] for v in values}
-
-        result[key] = {
-            "admitted": increases["admitted"],
-            "opening": opening,
-            "increases": increases,
-            "decreases": decreases,
-            "closing": closing,
-            "confirmed": now[index["confirmed"]],
-            "organizations": organizations,
-            "new_members": {
-                "total": increases["admitted"],
-                "women": now[index["new_women"]],
-                "ethnic_minority": now[index["new_ethnic_minority"]],
-                "religious": now[index["new_religious"]],
-                "youth_union": now[index["new_youth_union"]],
-                "age_bands": group("age", schema.AGE_BANDS),
-                "education": group("education", schema.EDUCATION),
-                "professional_level": group("professional", schema.PROFESSIONAL_LEVELS),
-                "political_theory": group("theory", schema.POLITICAL_THEORY),
-                "occupation": group("occupation", schema.OCCUPATIONS),
-            },
-        }
+                moved_out += move.headcount
+        result[key] = _shape(now, opening, moved_in, moved_out)
+        result[key]["organizations"] = organizations
     return result
 
 
@@ -265,3 +233,183 @@ def subtree_bounds(path: str) -> tuple[str, str]:
     """Range of paths inside a subtree, from a stored path text."""
     keys = tuple(int(k) for k in path.strip("/").split("/"))
     return subtree_range(keys)
+
+
+# --- restated onto today's organizations ------------------------------------------------------------
+
+
+def _chunks(keys: Sequence[int], size: int = 500) -> list[list[int]]:
+    ordered = sorted(keys)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def successors_today(cur: Cursor, today: str) -> dict[int, int]:
+    """Each organization that no longer exists, mapped to the organization that carries its history.
+
+    A merged unit is carried by the unit it merged into; a split or dissolved one by its last parent.
+    """
+    ended = {
+        key: (successor, parent)
+        for key, successor, parent in cur.execute(
+            "SELECT o.org_key, s.org_key, "
+            "(SELECT p.parent_key FROM rm_org_parent p WHERE p.org_key = o.org_key ORDER BY p.valid_from DESC LIMIT 1) "
+            "FROM rm_org o LEFT JOIN rm_org s ON s.code = o.successor "
+            "WHERE o.ended_on IS NOT NULL AND o.ended_on <= ?",
+            (today,),
+        ).all()
+    }
+    carried: dict[int, int] = {}
+    for key in ended:
+        current, seen = key, set()
+        while current in ended and current not in seen:
+            seen.add(current)
+            successor, parent = ended[current]
+            current = successor if successor is not None else parent
+        if current is not None and current not in ended:
+            carried[key] = current
+    return carried
+
+
+def restated_members(cur: Cursor, key: int, today: str) -> set[int]:
+    """Every organization whose history today's subtree of `key` carries."""
+    path = cur.execute(
+        "SELECT path FROM rm_org_path WHERE org_key = ? AND valid_from <= ? AND ? < valid_to", (key, today, today)
+    ).scalar()
+    if path is None:
+        return set()
+    lo, hi = subtree_bounds(path)
+    active = {
+        k
+        for (k,) in cur.execute(
+            "SELECT org_key FROM rm_org_path WHERE path >= ? AND path < ? AND valid_from <= ? AND ? < valid_to",
+            (lo, hi, today, today),
+        ).all()
+    }
+    return active | {k for k, carrier in successors_today(cur, today).items() if carrier in active}
+
+
+def _headcount_of(cur: Cursor, keys: set[int], day: str) -> int:
+    total = 0
+    for chunk in _chunks(list(keys)):
+        total += int(
+            cur.execute(
+                f"SELECT COUNT(*) FROM rm_stay WHERE cell_key IN ({','.join('?' * len(chunk))}) "
+                "AND valid_from <= ? AND ? < valid_to",
+                [*chunk, day, day],
+            ).scalar()
+            or 0
+        )
+    return total
+
+
+def restated_figures(cur: Cursor, keys: set[int], start: date, end: date) -> dict[str, Any]:
+    """Figures of the organizations whose history today's unit carries, as if it had always been one."""
+    index = schema.MEASURE_INDEX
+    totals = [0] * len(schema.MEASURES)
+    facts: dict[int, tuple[Any, ...]] = {}
+    for chunk in _chunks(list(keys)):
+        marks = ",".join("?" * len(chunk))
+        for row in cur.execute(
+            "SELECT fact_id, kind, node_key, src_key, dst_key, k, measures FROM rm_fact WHERE day >= ? AND day <= ? "
+            f"AND kind <> 'move' AND (node_key IN ({marks}) OR src_key IN ({marks}) OR dst_key IN ({marks}))",
+            [start.isoformat(), end.isoformat(), *chunk, *chunk, *chunk],
+        ).all():
+            facts[row[0]] = row
+    for _, kind, node, src, dst, k, measures in facts.values():
+        if kind == "at":
+            for measure in measures.split(","):
+                if measure and measure not in schema.ORGANIZATION_COUNTS:
+                    totals[index[measure]] += k
+        elif (src in keys) != (dst in keys):
+            totals[index["transferred_in" if dst in keys else "transferred_out"]] += k
+    opening = _headcount_of(cur, keys, (start - timedelta(days=1)).isoformat())
+    organizations = dict.fromkeys(schema.ORGANIZATION_COUNTS, 0)
+    for chunk in _chunks(list(keys)):
+        for kind, n in cur.execute(
+            f"SELECT kind, COUNT(*) FROM rm_org_path WHERE org_key IN ({','.join('?' * len(chunk))}) "
+            "AND valid_from <= ? AND ? < valid_to GROUP BY kind",
+            [*chunk, end.isoformat(), end.isoformat()],
+        ).all():
+            measure = {"grassroots_committee": "grassroots_committees", "grassroots_cell": "grassroots_cells",
+                       "cell": "cells_under_committees"}.get(kind)
+            if measure:
+                organizations[measure] += int(n)
+    for measure in schema.ORGANIZATION_COUNTS:
+        totals[index[measure]] = 0
+    body = _shape(totals, opening, 0, 0)
+    body["organizations"] = organizations
+    return body
+
+
+def _shape(now: list[int], opening: int, moved_in: int, moved_out: int) -> dict[str, Any]:
+    """Form 1 and Form 2 figures from summed measures, an opening balance and whole-unit moves."""
+    index = schema.MEASURE_INDEX
+    increases = {
+        "admitted": now[index["admitted"]],
+        "transferred_in": now[index["transferred_in"]] + moved_in,
+        "restored": now[index["restored"]],
+    }
+    decreases = {m: now[index[m]] for m in DECREASE_DETAIL}
+    decreases["transferred_out"] += moved_out
+    closing = opening + sum(increases.values()) - sum(v for m, v in decreases.items() if m != "delisted_probationary")
+
+    def group(prefix: str, values: Sequence[str]) -> dict[str, int]:
+        return {v: now[index[f"{prefix}_{v}"]] for v in values}
+
+    return {
+        "admitted": increases["admitted"],
+        "opening": opening,
+        "increases": increases,
+        "decreases": decreases,
+        "closing": closing,
+        "confirmed": now[index["confirmed"]],
+        "new_members": {
+            "total": increases["admitted"],
+            "women": now[index["new_women"]],
+            "ethnic_minority": now[index["new_ethnic_minority"]],
+            "religious": now[index["new_religious"]],
+            "youth_union": now[index["new_youth_union"]],
+            "age_bands": group("age", schema.AGE_BANDS),
+            "education": group("education", schema.EDUCATION),
+            "professional_level": group("professional", schema.PROFESSIONAL_LEVELS),
+            "political_theory": group("theory", schema.POLITICAL_THEORY),
+            "occupation": group("occupation", schema.OCCUPATIONS),
+        },
+    }
+
+
+def restated_report(cur: Cursor, key: int, code: str, start: date, end: date, today: date) -> dict[str, Any]:
+    """The report with all history restated onto today's organizations (mergers carried forward)."""
+    period = Period.covering(start, end)
+    day = today.isoformat()
+    children = [
+        (k, c)
+        for k, c in cur.execute(
+            "SELECT o.org_key, o.code FROM rm_org_parent p JOIN rm_org o ON o.org_key = p.org_key "
+            "WHERE p.parent_key = ? AND p.valid_from <= ? AND ? < p.valid_to ORDER BY o.code",
+            (key, day, day),
+        ).all()
+    ]
+    units = {k: restated_members(cur, k, day) for k in [key] + [k for k, _ in children]}
+    targets = plans(cur, list(units), period)
+    last_start, last_end = add_months(start, -12), add_months(end, -12)
+
+    def shaped(k: int, c: str) -> dict[str, Any]:
+        body = restated_figures(cur, units[k], start, end)
+        target = targets.get(k)
+        return {
+            "organization": c,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "plan": {"period": str(period), "admissions": target} if target is not None else None,
+            "achievement_pct": round(100 * body["admitted"] / target, 1) if target else None,
+            **body,
+        }
+
+    body = shaped(key, code)
+    body["children"] = [shaped(k, c) for k, c in children]
+    body["previous_year"] = {
+        "from": last_start.isoformat(), "to": last_end.isoformat(),
+        **restated_figures(cur, units[key], last_start, last_end),
+    }
+    return body
