@@ -111,13 +111,17 @@ class Tree:
         return parents[-1][2]
 
     def path_at(self, key: int, day: str) -> Path:
-        """The organization's ancestors and itself on `day`, clamped to its lifetime."""
-        node = self.nodes[key]
-        day = min(max(day, node.founded_on), node.last_day)
+        """The organization's ancestors and itself on `day`.
+
+        Outside its lifetime an organization keeps the parent it had at the nearest end of it,
+        while that parent's own place is still taken on `day`: a unit that ends on the day its
+        parent moves ends in the parent's new place, as the two decisions intend.
+        """
         cached = self._paths.get((key, day))
         if cached is not None:
             return cached
-        parent = self.parent_at(key, day)
+        node = self.nodes[key]
+        parent = self.parent_at(key, min(max(day, node.founded_on), node.last_day))
         path = (self.path_at(parent, day) if parent is not None else ()) + (key,)
         if len(self._paths) > 200_000:
             self._paths.clear()
