@@ -45,6 +45,15 @@ class Organization(Aggregate):
         decision: Decision | None
         recorded_by: str
 
+    class RosterEvent(Event):
+        """An event about the members, guests or transfers of a cell: it marks the cell as active
+        on its effective date, and a cell cannot end before the last such date."""
+
+        def mutate(self, aggregate: Any) -> Any:
+            org = super().mutate(aggregate)
+            org.activity_on = max(org.activity_on, self.effective_on)
+            return org
+
     # --- the tree ------------------------------------------------------------------------------
 
     class Founded(Aggregate.Created, Event):
@@ -72,6 +81,7 @@ class Organization(Aggregate):
         self.ended_on: date | None = None
         self.successor: str | None = None
         self.structure_changed_on = effective_on
+        self.activity_on = effective_on
         self.children: dict[str, Kind] = {}
         self.plans: dict[str, int] = {}
         self.members: dict[str, MemberFile] = {}
@@ -136,7 +146,7 @@ class Organization(Aggregate):
                 member: into for into, part in self.parts.items() for member in part["members"]
             }
 
-    class Absorbed(Event):
+    class Absorbed(RosterEvent):
         """Members, guests, announced transfers and children arrived from a merged or split unit."""
 
         source: str
@@ -202,6 +212,14 @@ class Organization(Aggregate):
                 f"{self.code} last changed on {self.structure_changed_on}, after {on}"
             )
 
+    def check_can_end(self, on: date) -> None:
+        """An organization ends on or after every change to its roster, in effective dates."""
+        self.check_structure_date(on)
+        if on < self.activity_on:
+            raise errors.StructureOutOfOrder(
+                f"{self.code} has members' events up to {self.activity_on}, after {on}"
+            )
+
     def check_can_hold(self, kind: Kind) -> None:
         """A child of `kind` may sit under this organization."""
         rules.check_kind_allowed_under(kind, self.kind)
@@ -248,17 +266,9 @@ class Organization(Aggregate):
             recorded_by=recorded_by,
         )
 
-    def _check_members_can_move(self, on: date) -> None:
-        for file in self.members.values():
-            if file.last_event_on and file.last_event_on > on:
-                raise errors.StructureOutOfOrder(
-                    f"member {file.member_id} has an event on {file.last_event_on}, after {on}"
-                )
-
     def merge_into(self, into: str, on: date, decision: Decision, recorded_by: str) -> dict[str, Any]:
         """End this organization; return what moves to `into` (members, guests, transfers, children)."""
-        self.check_structure_date(on)
-        self._check_members_can_move(on)
+        self.check_can_end(on)
         contents = {
             "members": list(self.members.values()),
             "guests": list(self.guests.values()),
@@ -280,8 +290,7 @@ class Organization(Aggregate):
         self, parts: dict[str, dict[str, list[str]]], on: date, decision: Decision, recorded_by: str
     ) -> dict[str, dict[str, Any]]:
         """End this organization, sharing every member and child among `parts` (chia tách)."""
-        self.check_structure_date(on)
-        self._check_members_can_move(on)
+        self.check_can_end(on)
         if self.guests or self.incoming:
             raise errors.OrganizationNotEmpty(
                 f"{self.code} hosts guests or awaits transfers; settle them before splitting"
@@ -345,7 +354,7 @@ class Organization(Aggregate):
 
     def dissolve(self, on: date, decision: Decision, recorded_by: str) -> None:
         """End an empty organization (giải thể)."""
-        self.check_structure_date(on)
+        self.check_can_end(on)
         if self.members or self.guests or self.incoming or self.children:
             raise errors.OrganizationNotEmpty(
                 f"{self.code} has {len(self.members)} members, {len(self.guests)} guests, "
@@ -370,7 +379,7 @@ class Organization(Aggregate):
 
     # --- members -------------------------------------------------------------------------------
 
-    class MemberAdmitted(Event):
+    class MemberAdmitted(RosterEvent):
         """Admitted on probation; `hard_area` says the admission was in a designated hard area."""
 
         class_version = 2
@@ -399,7 +408,7 @@ class Organization(Aggregate):
                 admissions=self.admissions,
             )
 
-    class MembershipConfirmed(Event):
+    class MembershipConfirmed(RosterEvent):
         """Official from `effective_on`, the day probation ended, by a decision taken `decided_on`."""
 
         member_id: UUID
@@ -410,7 +419,7 @@ class Organization(Aggregate):
             file = org.members[key]
             org.members[key] = replace(file, official_since=self.effective_on).touched(self.decided_on)
 
-    class TransferIssued(Event):
+    class TransferIssued(RosterEvent):
         transfer_id: UUID
         member_id: UUID
         kind: TransferKind
@@ -429,7 +438,7 @@ class Organization(Aggregate):
             )
             org.members[key] = replace(org.members[key], transfer=transfer).touched(self.effective_on)
 
-    class TransferAnnounced(Event):
+    class TransferAnnounced(RosterEvent):
         """A transfer was issued to this organization; it waits for the member to arrive."""
 
         transfer: IncomingTransfer
@@ -437,7 +446,7 @@ class Organization(Aggregate):
         def apply(self, org: Organization) -> None:
             org.incoming[str(self.transfer.transfer_id)] = self.transfer
 
-    class MemberTransferredOut(Event):
+    class MemberTransferredOut(RosterEvent):
         """The member of an official transfer was received at `to` and left this roster."""
 
         transfer_id: UUID
@@ -447,7 +456,7 @@ class Organization(Aggregate):
         def apply(self, org: Organization) -> None:
             org.members.pop(str(self.member_id))
 
-    class MemberTransferredIn(Event):
+    class MemberTransferredIn(RosterEvent):
         """The member of an official transfer arrived with the file and joined this roster."""
 
         transfer_id: UUID
@@ -458,7 +467,7 @@ class Organization(Aggregate):
             org.incoming.pop(str(self.transfer_id), None)
             org.members[str(self.file.member_id)] = self.file
 
-    class TemporaryTransferStarted(Event):
+    class TemporaryTransferStarted(RosterEvent):
         """The member began attending `host` as a guest; the member stays on this roster."""
 
         transfer_id: UUID
@@ -472,21 +481,21 @@ class Organization(Aggregate):
             transfer = replace(file.transfer, received_on=self.effective_on)
             org.members[key] = replace(file, transfer=transfer).touched(self.effective_on)
 
-    class GuestReceived(Event):
+    class GuestReceived(RosterEvent):
         guest: Guest
 
         def apply(self, org: Organization) -> None:
             org.incoming.pop(str(self.guest.transfer_id), None)
             org.guests[str(self.guest.transfer_id)] = self.guest
 
-    class GuestReturned(Event):
+    class GuestReturned(RosterEvent):
         transfer_id: UUID
         member_id: UUID
 
         def apply(self, org: Organization) -> None:
             org.guests.pop(str(self.transfer_id), None)
 
-    class TransferClosed(Event):
+    class TransferClosed(RosterEvent):
         """The member's open transfer ended here: a temporary stay is over, or it was cancelled."""
 
         transfer_id: UUID
@@ -497,7 +506,7 @@ class Organization(Aggregate):
             key = str(self.member_id)
             org.members[key] = replace(org.members[key], transfer=None).touched(self.effective_on)
 
-    class TransferWithdrawn(Event):
+    class TransferWithdrawn(RosterEvent):
         """An announced transfer will not arrive (the member left the Party or it was cancelled)."""
 
         transfer_id: UUID
@@ -507,7 +516,7 @@ class Organization(Aggregate):
             org.incoming.pop(str(self.transfer_id), None)
             org.guests.pop(str(self.transfer_id), None)
 
-    class MemberRemoved(Event):
+    class MemberRemoved(RosterEvent):
         member_id: UUID
         reason: RemovalReason
         was_probationary: bool
@@ -517,7 +526,7 @@ class Organization(Aggregate):
             removal = Removal(self.reason, self.effective_on, self.was_probationary)
             org.former[str(self.member_id)] = FormerMember(file=replace(file, transfer=None), removal=removal)
 
-    class MemberRestored(Event):
+    class MemberRestored(RosterEvent):
         """Party membership restored after a wrongful removal (phục hồi đảng tịch), party age kept."""
 
         file: MemberFile

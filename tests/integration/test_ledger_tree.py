@@ -8,7 +8,7 @@ import pytest
 from domain import errors
 from domain.ledger import Ledger
 from domain.organization import Organization
-from domain.values import Kind, OrganizationStatus
+from domain.values import Kind, OrganizationStatus, RemovalReason
 from tests.builders import (
     CLERK,
     Tree,
@@ -378,6 +378,17 @@ def test_dissolving_a_cell_with_members_is_refused_as_not_empty(ledger: Ledger, 
     admit(ledger, tree.cell_b)
     with refused(ledger, errors.OrganizationNotEmpty, "organization-not-empty"):
         ledger.dissolve_organization(tree.cell_b, ON, decision(ON), CLERK)
+
+
+def test_dissolving_a_cell_before_its_last_members_event_is_refused_as_out_of_order(
+    ledger: Ledger, tree: Tree
+) -> None:
+    """Emptied in 2024, a cell cannot be dissolved as of 2023: its roster had members then."""
+    admission, _ = admit(ledger, tree.cell_b, date(2022, 5, 1))
+    ledger.remove_member(tree.cell_b, admission.member_id, RemovalReason.DECEASED, date(2024, 2, 1), decision(date(2024, 2, 1)), CLERK)
+    with refused(ledger, errors.StructureOutOfOrder, "structure-out-of-order"):
+        ledger.dissolve_organization(tree.cell_b, ON, decision(ON), CLERK)
+    ledger.dissolve_organization(tree.cell_b, date(2024, 2, 1), decision(date(2024, 2, 1)), CLERK)
 
 
 def test_dissolving_a_committee_with_children_is_refused_as_not_empty(ledger: Ledger, tree: Tree) -> None:
