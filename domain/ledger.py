@@ -8,9 +8,10 @@ the same stream at once, the loser is retried on fresh state; every rule is chec
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ParamSpec, TypeVar
@@ -21,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 from eventsourcing.utils import Environment
 
 from domain import errors, rules
+from domain.batch import Batch
 from domain.organization import Organization
 from domain.registry import Person
 from domain.transcodings import register_all
@@ -51,6 +53,17 @@ def retried_on_conflict(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        batch: Batch | None = getattr(args[0], "_batch", None)
+        if batch is not None:
+            # Inside a batch nothing is saved until the flush: no conflict can happen here.
+            batch.start_command()
+            try:
+                result = command(*args, **kwargs)
+            except BaseException:
+                batch.roll_back_command()
+                raise
+            batch.commit_command()
+            return result
         for attempt in range(MAX_ATTEMPTS):
             try:
                 return command(*args, **kwargs)
@@ -104,6 +117,7 @@ class Ledger(Application):
     def __init__(self, env: Mapping[str, str] | None = None, today: Callable[[], date] = date.today):
         super().__init__(dict(env or {}))
         self.today = today
+        self._batch: Batch | None = None
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """Configuration comes only from the settings object, never straight from os.environ."""
@@ -121,24 +135,67 @@ class Ledger(Application):
         super().register_transcodings(transcoder)
         register_all(transcoder)
 
+    # --- batches of commands ----------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self, keep_warm: int = 20_000) -> Iterator[Ledger]:
+        """Run many commands and save them in one transaction (call `flush` to save along the way).
+
+        Every command is checked as usual; a refused one raises and leaves the batch as it was.
+        What is not flushed when the block raises is dropped.
+        """
+        self._batch = Batch(self._stored, keep_warm)
+        try:
+            yield self
+            self.flush()
+        finally:
+            self._batch = None
+
+    def flush(self) -> int:
+        """Save the batch's events in the order they were recorded; return the last position."""
+        batch = self._batch
+        if batch is None or not batch.events:
+            return self.recorder.max_notification_id() or 0
+        recordings = self.save(*batch.events)
+        for event in batch.events:
+            aggregate = batch.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate is not None else None
+            if interval and event.originator_version % interval == 0:
+                self.take_snapshot(event.originator_id, version=event.originator_version)
+        batch.saved()
+        return recordings[-1].notification.id
+
+    def _stored(self, aggregate_id: UUID) -> Any | None:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
     # --- loading ---------------------------------------------------------------------------------
+
+    def _load(self, aggregate_id: UUID) -> Any | None:
+        """A stream's current state: the batch's working copy, or the stored state."""
+        if self._batch is not None:
+            held = self._batch.get(aggregate_id)
+            if held is not None:
+                return held
+        aggregate = self._stored(aggregate_id)
+        if aggregate is not None and self._batch is not None:
+            self._batch.hold(aggregate)
+        return aggregate
 
     def organization(self, code: str) -> Organization:
         """The current state of an organization's stream."""
-        try:
-            org = self.repository.get(organization_id(code))
-        except AggregateNotFoundError:
-            raise errors.OrganizationNotFound(f"no organization with code {code!r}") from None
+        org = self._load(organization_id(code))
+        if org is None:
+            raise errors.OrganizationNotFound(f"no organization with code {code!r}")
         assert isinstance(org, Organization)
         return org
 
     def person(self, national_id: str) -> Person | None:
         """The registry entry of a person, if the person was ever admitted."""
-        try:
-            person = self.repository.get(person_id(national_id))
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(person, Person)
+        person = self._load(person_id(national_id))
+        assert person is None or isinstance(person, Person)
         return person
 
     def lineage(self, code: str) -> list[str]:
@@ -186,6 +243,10 @@ class Ledger(Application):
             current = self.organization(current).parent
 
     def _position(self, *aggregates: Any) -> int:
+        """Save the command's streams and return the last position (0 inside a batch, until flushed)."""
+        if self._batch is not None:
+            self._batch.record(*aggregates)
+            return 0
         recordings = self.save(*aggregates)
         return recordings[-1].notification.id
 
@@ -208,7 +269,7 @@ class Ledger(Application):
             check_code(parent, "parent")
         if not name.strip():
             raise errors.InvalidValue("name", "must not be empty")
-        if organization_id(code) in self.repository:
+        if self._load(organization_id(code)) is not None:
             raise errors.OrganizationExists(f"the code {code!r} is taken (codes are never reused)")
         parent_org = self.organization(parent) if parent is not None else None
         org = Organization(

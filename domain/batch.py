@@ -1,0 +1,88 @@
+"""Many commands, one transaction: the unit of work behind bulk imports.
+
+Inside a batch the ledger's commands run exactly as usual, every rule of the Charter included,
+but against working copies of the streams held here, and their events are saved together when
+the batch is flushed, in the order the commands recorded them. A command the Charter refuses
+leaves no trace: the streams it touched are put back as the earlier commands of the batch left
+them. Nothing of a batch is stored unless all of it is.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+
+class Batch:
+    """Working copies of streams, the events each command added, and their order."""
+
+    def __init__(self, reload: Callable[[UUID], Any | None], keep_warm: int = 20_000) -> None:
+        self.reload = reload
+        self.keep_warm = keep_warm
+        self.aggregates: OrderedDict[UUID, Any] = OrderedDict()
+        self.committed: dict[UUID, int] = {}
+        self.events: list[Any] = []
+        self.commands = 0
+        # Streams the running command touched, with how many events each had pending then.
+        self._touched: dict[UUID, int] = {}
+        self._saved_order: list[UUID] = []
+
+    def get(self, aggregate_id: UUID) -> Any | None:
+        """The working copy of a stream, if the batch holds it."""
+        aggregate = self.aggregates.get(aggregate_id)
+        if aggregate is not None:
+            self.aggregates.move_to_end(aggregate_id)
+            self._touched.setdefault(aggregate_id, len(aggregate.pending_events))
+        return aggregate
+
+    def hold(self, aggregate: Any) -> None:
+        """Keep a stream the running command loaded or created."""
+        self.aggregates[aggregate.id] = aggregate
+        self._touched.setdefault(aggregate.id, 0 if aggregate.version > len(aggregate.pending_events) else -1)
+
+    def record(self, *aggregates: Any) -> None:
+        """The running command finished with these streams, in the order their events are saved."""
+        for aggregate in aggregates:
+            if aggregate is not None:
+                self.hold(aggregate)
+                self._saved_order.append(aggregate.id)
+
+    def start_command(self) -> None:
+        self._touched = {}
+        self._saved_order = []
+
+    def commit_command(self) -> None:
+        """Accept what the command did: its events join the batch in the command's order."""
+        for aggregate_id in dict.fromkeys(self._saved_order):
+            aggregate = self.aggregates[aggregate_id]
+            done = self.committed.get(aggregate_id, 0)
+            self.events.extend(aggregate.pending_events[done:])
+            self.committed[aggregate_id] = len(aggregate.pending_events)
+        self.commands += 1
+
+    def roll_back_command(self) -> None:
+        """Undo a refused command: each stream it touched is rebuilt from its saved state
+        and the events earlier commands of the batch added to it."""
+        for aggregate_id, pending_before in self._touched.items():
+            aggregate = self.aggregates.get(aggregate_id)
+            if aggregate is not None and len(aggregate.pending_events) == pending_before:
+                continue  # read, not changed
+            self.aggregates.pop(aggregate_id, None)
+            kept = aggregate.pending_events[: self.committed.get(aggregate_id, 0)] if aggregate else []
+            state = self.reload(aggregate_id) if not kept or kept[0].originator_version > 1 else None
+            for event in kept:
+                state = event.mutate(state)
+            if state is not None:
+                state._pending_events = list(kept)  # noqa: SLF001 - the library's own field
+                self.aggregates[aggregate_id] = state
+
+    def saved(self) -> None:
+        """The batch's events are stored: the working copies are now the stored state."""
+        for aggregate in self.aggregates.values():
+            aggregate.collect_events()
+        self.committed.clear()
+        self.events = []
+        while len(self.aggregates) > self.keep_warm:
+            self.aggregates.popitem(last=False)

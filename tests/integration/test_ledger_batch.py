@@ -1,0 +1,74 @@
+"""Batches: many commands saved in one transaction, each still checked against the Charter."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain import errors
+from domain.ledger import Ledger
+from domain.values import Kind, TransferKind
+from tests.builders import CLERK, Tree, admit, decision, found, person, stream
+
+
+def test_a_batch_saves_its_commands_in_the_order_they_were_recorded(ledger: Ledger, tree: Tree) -> None:
+    """Nothing is stored until the batch ends; then every event is there, in command order."""
+    before = ledger.recorder.max_notification_id()
+    with ledger.batch():
+        first, _ = admit(ledger, tree.cell_a)
+        issued = ledger.issue_transfer(tree.cell_a, first.member_id, tree.cell_b, TransferKind.OFFICIAL,
+                                       date(2022, 5, 1), None, decision(date(2022, 5, 1)), CLERK)
+        ledger.receive_transfer(tree.cell_b, issued.transfer_id, date(2022, 5, 10), CLERK)
+        assert ledger.recorder.max_notification_id() == before
+    notifications = ledger.recorder.select_notifications(start=before, limit=100, inclusive_of_start=False)
+    topics = [n.topic.rsplit(".", 1)[-1] for n in notifications]
+    assert topics == ["MemberAdmitted", "Registered", "TransferIssued", "TransferAnnounced",
+                      "MemberTransferredOut", "MemberTransferredIn", "Moved"]
+    assert str(first.member_id) in ledger.organization(tree.cell_b).members
+
+
+def test_a_command_refused_inside_a_batch_leaves_no_trace(ledger: Ledger, tree: Tree) -> None:
+    """A merger that fails half-way (the target keeps no roster) does not end the source."""
+    admitted, _ = admit(ledger, tree.cell_a)
+    with ledger.batch():
+        admit(ledger, tree.cell_b)
+        with pytest.raises(errors.HoldsNoMembers):
+            ledger.merge_organization(tree.cell_a, tree.committee, date(2024, 1, 1), decision(), CLERK)
+        ledger.confirm_membership(tree.cell_a, admitted.member_id, date(2022, 6, 1), decision(date(2022, 6, 1)), CLERK)
+    source = ledger.organization(tree.cell_a)
+    assert source.is_active
+    assert source.members[str(admitted.member_id)].official_since is not None
+    assert [type(e).__name__ for e in stream(ledger, tree.cell_a)][-1] == "MembershipConfirmed"
+    assert len(ledger.organization(tree.cell_b).members) == 1
+
+
+def test_the_charter_holds_across_commands_of_one_batch(ledger: Ledger, tree: Tree) -> None:
+    """The same person cannot be admitted twice, even before the batch is saved."""
+    candidate = person()
+    with ledger.batch():
+        ledger.admit(tree.cell_a, candidate, date(2022, 3, 15), decision(), CLERK)
+        with pytest.raises(errors.AlreadyAMember):
+            ledger.admit(tree.cell_b, candidate, date(2022, 3, 15), decision(), CLERK)
+    assert ledger.person(candidate.national_id).organization == tree.cell_a
+
+
+def test_a_batch_whose_block_fails_records_nothing(ledger: Ledger, tree: Tree) -> None:
+    """An error that is not the Charter's (a bad import file, say) drops the unsaved batch."""
+    before = ledger.recorder.max_notification_id()
+    with pytest.raises(RuntimeError), ledger.batch():
+        new = found(ledger, "HN.BADINH.KDC9", "Chi bộ khu dân cư số 9", Kind.GRASSROOTS_CELL, tree.commune)
+        admit(ledger, new)
+        raise RuntimeError("line 12 of the roster is unreadable")
+    assert ledger.recorder.max_notification_id() == before
+
+
+def test_flushing_along_the_way_stores_what_came_before(ledger: Ledger, tree: Tree) -> None:
+    """`flush` saves the commands so far and returns the last position."""
+    with pytest.raises(RuntimeError), ledger.batch():
+        admitted, _ = admit(ledger, tree.cell_a)
+        position = ledger.flush()
+        admit(ledger, tree.cell_a)
+        raise RuntimeError("stopped")
+    assert ledger.recorder.max_notification_id() == position
+    assert list(ledger.organization(tree.cell_a).members) == [str(admitted.member_id)]
