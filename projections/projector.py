@@ -90,6 +90,20 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def member_ids(events: Iterable[Any]) -> list[str]:
+    """The members the events are about."""
+    found = []
+    for event in events:
+        member_id = getattr(event, "member_id", None)
+        if member_id is not None:
+            found.append(str(member_id))
+        elif (file := getattr(event, "file", None)) is not None:
+            found.append(str(file.member_id))
+        for file in getattr(event, "members", ()) if isinstance(event, Organization.Absorbed) else ():
+            found.append(str(file.member_id))
+    return found
+
+
 @dataclass
 class Fact:
     """Something that changes the figures of every organization above where it happened."""
@@ -205,28 +219,31 @@ class Batch:
         key = str(member_id)
         state = self.members.get(key)
         if state is None:
-            cur = self.cur
-            row = cur.execute(
-                f"SELECT {', '.join(MEMBER_COLUMNS)} FROM rm_member WHERE member_id = ?", (key,)
-            ).one()
-            if row is None:
-                state = MemberState(row={}, new=True)
-            else:
-                state = MemberState(row=dict(zip(MEMBER_COLUMNS, row)))
-                state.stays = [
-                    dict(zip(STAY_COLUMNS, r))
-                    for r in cur.execute(
-                        f"SELECT {', '.join(STAY_COLUMNS)} FROM rm_stay WHERE member_id = ? ORDER BY seq", (key,)
-                    ).all()
-                ]
-                state.transits = [
-                    dict(zip(TRANSIT_COLUMNS, r))
-                    for r in cur.execute(
-                        f"SELECT {', '.join(TRANSIT_COLUMNS)} FROM rm_transit WHERE member_id = ?", (key,)
-                    ).all()
-                ]
-            self.members[key] = state
+            self.preload([key])
+            state = self.members[key]
         return state
+
+    def preload(self, member_ids: Iterable[str]) -> None:
+        """Read the rows of these members in a few queries (most events of a batch need them)."""
+        wanted = sorted({m for m in member_ids if m not in self.members})
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            states = {m: MemberState(row={}, new=True) for m in chunk}
+            for row in self.cur.execute(
+                f"SELECT {', '.join(MEMBER_COLUMNS)} FROM rm_member WHERE member_id IN ({marks})", chunk
+            ).all():
+                states[row[0]] = MemberState(row=dict(zip(MEMBER_COLUMNS, row)))
+            for row in self.cur.execute(
+                f"SELECT {', '.join(STAY_COLUMNS)} FROM rm_stay WHERE member_id IN ({marks}) ORDER BY member_id, seq",
+                chunk,
+            ).all():
+                states[row[0]].stays.append(dict(zip(STAY_COLUMNS, row)))
+            for row in self.cur.execute(
+                f"SELECT {', '.join(TRANSIT_COLUMNS)} FROM rm_transit WHERE member_id IN ({marks})", chunk
+            ).all():
+                states[row[0]].transits.append(dict(zip(TRANSIT_COLUMNS, row)))
+            self.members.update(states)
 
     def open_stay(self, state: MemberState, cell: int, day: str) -> None:
         row = state.row
@@ -421,12 +438,16 @@ class Projector:
         if not notifications:
             return self.position()
         try:
+            events = [
+                (n.id, event)
+                for n in notifications
+                if isinstance(event := self.ledger.mapper.to_domain_event(n), Organization.Event)
+            ]
             with self.db.transaction() as cur:
                 batch = Batch(self, cur)
-                for notification in notifications:
-                    event = self.ledger.mapper.to_domain_event(notification)
-                    if isinstance(event, Organization.Event):
-                        self.apply(batch, notification.id, event)
+                batch.preload(member_ids(event for _, event in events))
+                for position, event in events:
+                    self.apply(batch, position, event)
                 batch.flush(Tracking(APPLICATION, notifications[-1].id))
         except Exception:
             # What the batch did to the in-memory tree is not committed: read it back.
