@@ -30,23 +30,50 @@ def open_database(ledger: Ledger) -> Database:
 
 
 class Runner:
-    """Follows the ledger's notification log in a background thread, applying each batch once."""
+    """Follows the ledger's notification log in a background thread, applying each batch once.
+
+    On PostgreSQL it listens on the events table's NOTIFY channel, so a new event is applied at
+    once; on SQLite, which cannot notify, it polls.
+    """
 
     def __init__(self, projector: Projector, on_progress: Callable[[int], None]) -> None:
         self.projector = projector
         self.on_progress = on_progress
         self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.wakeup = threading.Event()
+        self.threads: list[threading.Thread] = []
         self.failures = 0
+        recorder: Any = projector.ledger.recorder
+        self.channel: str | None = getattr(recorder, "channel_name", None)
+        self.idle_seconds = 1.0 if self.channel else IDLE_POLL_SECONDS
 
     def start(self) -> None:
-        self.thread = threading.Thread(target=self.run, name="projection-runner", daemon=True)
-        self.thread.start()
+        targets = [self.run] + ([self.listen] if self.channel else [])
+        for target in targets:
+            thread = threading.Thread(target=target, name=f"projection-{target.__name__}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
     def stop(self) -> None:
         self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=10)
+        self.wakeup.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    def listen(self) -> None:
+        """Wake the runner whenever the ledger notifies a new event (PostgreSQL)."""
+        datastore: Any = self.projector.ledger.recorder.datastore  # type: ignore[attr-defined]
+        while not self.stopping.is_set():
+            try:
+                with datastore.get_connection() as conn:
+                    conn.execute(f'LISTEN "{self.channel}"')
+                    while not self.stopping.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            self.wakeup.set()
+            except Exception:
+                log.exception("listening for new events failed; listening again")
+                self.wakeup.set()
+                self.stopping.wait(1.0)
 
     def run(self) -> None:
         """Apply new notifications until stopped; survive database errors by starting again."""
@@ -61,7 +88,8 @@ class Runner:
                     self.on_progress(self.projector.process(notifications))
                     self.failures = 0
                 else:
-                    self.stopping.wait(IDLE_POLL_SECONDS)
+                    self.wakeup.wait(self.idle_seconds)
+                    self.wakeup.clear()
             except Exception:
                 self.failures += 1
                 log.exception("projection batch failed; retrying")
