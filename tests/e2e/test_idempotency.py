@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 
-from tests.e2e.conftest import Api, Tree, admission, decision
+from service.auth import hash_token
+from service.idempotency import request_hash
+from tests.e2e.conftest import ADMIN_TOKEN, Api, Tree, admission, decision
 
 
 def key() -> dict[str, str]:
@@ -125,3 +128,40 @@ async def test_a_replayed_confirmation_still_carries_its_position(api: Api, tree
     again = await api.post(url, body, headers=headers)
     assert first.status_code == 200, first.text
     assert again.json()["position"] == first.json()["position"] == api.head()
+
+
+async def test_a_token_issued_with_an_idempotency_key_is_not_kept_in_the_clear(api: Api, tree: Tree) -> None:
+    """Token answers are never written to the idempotency table; a repeat is refused by its label."""
+    headers, body = key(), {"role": "reader", "scope": tree.province, "label": "reader.idem"}
+    first = await api.post("/v1/tokens", body, headers=headers)
+    again = await api.post("/v1/tokens", body, headers=headers)
+    with api.services.sql.transaction(write=False) as cur:
+        kept = cur.execute("SELECT COUNT(*) FROM idempotency_keys WHERE body LIKE ?", (f"%{first.json()['token']}%",)).one()
+    assert (first.status_code, again.status_code) == (201, 409)
+    assert kept == (0,)
+
+
+async def test_a_replay_is_logged_under_its_route_and_not_counted_as_a_command(api: Api, tree: Tree) -> None:
+    """Replays skip the router, yet the log names the route; the commands metric counts one."""
+    headers, body = key(), admission()
+    for _ in range(2):
+        await api.post(f"/v1/organizations/{tree.cell_a}/admissions", body, headers=headers)
+    lines = [line for line in api.log_lines() if line.get("event") == "request" and line["method"] == "POST"]
+    assert [line["route"] for line in lines[-2:]] == ["/v1/organizations/{code}/admissions"] * 2
+    assert lines[-1]["replayed"] is True
+    metrics = (await api.get("/metrics", token=None)).text
+    assert 'dangvien_commands_recorded_total{route="/v1/organizations/{code}/admissions"} 1.0' in metrics
+
+
+async def test_a_claim_left_unanswered_by_a_stopped_process_is_taken_over(api: Api, tree: Tree) -> None:
+    """A key claimed long ago and never answered does not block the client forever."""
+    headers, body = key(), admission()
+    url = f"/v1/organizations/{tree.cell_a}/admissions"
+    hashed = request_hash("POST", url, json.dumps(body).encode())
+    with api.services.sql.transaction() as cur:
+        cur.execute(
+            "INSERT INTO idempotency_keys (owner, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?)",
+            (hash_token(ADMIN_TOKEN), headers["Idempotency-Key"], hashed, "2000-01-01T00:00:00+00:00"),
+        )
+    response = await api.post(url, body, headers=headers)
+    assert response.status_code == 201

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per part of the contract (shared/API.md)."""

@@ -1,0 +1,52 @@
+"""Rosters and reports (Form 1 and Form 2) from the read models."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from domain.errors import InvalidValue
+from service.auth import Reader, check_may_read
+from service.context import ReadModelsDep, require_organization
+from service.fields import IsoDate
+from service.routes.organizations import AsOf, CodePath
+
+router = APIRouter(prefix="/v1/organizations", tags=["reports"])
+
+MAX_PAGE = 1000
+
+
+@router.get("/{code}/roster")
+def roster(
+    code: CodePath,
+    caller: Reader,
+    read_models: ReadModelsDep,
+    as_of: AsOf = None,
+    scope: Annotated[Literal["self", "subtree"], Query(description="This organization only, or its whole subtree")] = "self",
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    """Who was on the roster on `as_of`; `total` counts the headcount, without temporary guests."""
+    check_may_read(caller, read_models, code)
+    day = as_of or date.today()
+    require_organization(read_models, code, day)
+    return read_models.roster(code, day, scope, limit, offset)
+
+
+@router.get("/{code}/report")
+def report(
+    code: CodePath,
+    caller: Reader,
+    read_models: ReadModelsDep,
+    start: Annotated[IsoDate, Query(alias="from", description="First day of the period")],
+    end: Annotated[IsoDate, Query(alias="to", description="Last day of the period")],
+    restate: Annotated[bool, Query(description="Attribute history to today's successor units")] = False,
+) -> dict[str, Any]:
+    """Form 1 (increases and decreases) and Form 2 (new members) over the subtree, and for each child."""
+    check_may_read(caller, read_models, code)
+    if end < start:
+        raise InvalidValue("to", "must not be before 'from'")
+    require_organization(read_models, code, end)
+    return read_models.report(code, start, end, restate)
