@@ -12,7 +12,6 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
-from domain.ledger import Ledger
 from projections.projector import to_json
 
 PERSONAL_FIELDS = frozenset({"national_id", "birth_date", "ethnicity", "religion"})
@@ -45,9 +44,9 @@ def recorded_at(event: Any) -> str:
 class EventReader:
     """Fetches notifications from the ledger's events table by their positions."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.recorder = ledger.recorder
+    def __init__(self, recorder: Any, mapper: Any) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
         self.postgres = type(self.recorder).__name__.startswith("Postgres")
 
     def at(self, positions: Sequence[int]) -> list[tuple[int, Any]]:
@@ -95,4 +94,4 @@ class EventReader:
                             )
                         )
         notifications.sort(key=lambda n: n.id)
-        return [(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+        return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]

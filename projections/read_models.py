@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from domain.ledger import Ledger
 from projections import reports
@@ -99,17 +103,57 @@ class Runner:
 class ReadModels:
     """Queries for rosters, reports, organizations, members and audit trails."""
 
-    def __init__(self, database_url: str, ledger: Ledger, today: Callable[[], date] = date.today) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        ledger: Ledger,
+        today: Callable[[], date] = date.today,
+        replica_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.ledger = ledger
         self.today = today
         self.db = open_database(ledger)
         self._projector: Projector | None = None
         Projector.create_tables_in(self.db)
-        self.events = EventReader(ledger)
+        self.events = EventReader(ledger.recorder, ledger.mapper)
         self.runner: Runner | None = None
         self._position = self._stored_position()
         self._advanced = threading.Condition()
+        self.replica: ReadModels | None = None
+        if replica_env is not None:
+            self.replica = self._on_replica(replica_env)
+
+    def _on_replica(self, env: Mapping[str, str]) -> ReadModels:
+        """The same queries, answered by a streaming replica of the database (read-only)."""
+        factory: Any = InfrastructureFactory.construct(
+            Environment(self.ledger.name, {**env, "CREATE_TABLE": "n"})
+        )
+        replica = copy.copy(self)
+        replica.db = Database(factory.tracking_recorder())
+        replica.events = EventReader(factory.application_recorder(), self.ledger.mapper)
+        replica.replica = None
+        replica.runner = None
+        replica._projector = None
+        replica._advanced = threading.Condition()
+        return replica
+
+    def reader(self, min_position: int | None, timeout: float) -> ReadModels | None:
+        """Where to answer a query that must see `min_position`: the replica once it has
+        replayed that far, else the primary once it has; None if neither does in time."""
+        if self.replica is not None:
+            if min_position is None or self.replica.position() >= min_position:
+                return self.replica
+        if min_position is None or self.wait_for(min_position, timeout):
+            return self
+        return None
+
+    def close(self) -> None:
+        """Stop the runner and release the replica's connections."""
+        self.stop()
+        if self.replica is not None:
+            self.replica.db.datastore.close()
+            self.replica.events.recorder.datastore.close()
 
     @property
     def projector(self) -> Projector:

@@ -29,7 +29,7 @@ from service.routes import events, health, members, organizations, reports, toke
 from service.settings import Settings
 from service.sql import SqlStore
 
-ReadModelsFactory = Callable[[str, Ledger], ReadSide]
+ReadModelsFactory = Callable[[Settings, Ledger], ReadSide]
 
 log = structlog.get_logger("dangvien.app")
 
@@ -43,6 +43,11 @@ def open_ledger(settings: Settings) -> Ledger:
     return Ledger(settings.ledger_env())
 
 
+def open_read_models(settings: Settings, ledger: Ledger) -> ReadModels:
+    """The read models on the primary, and on the read replica when one is configured."""
+    return ReadModels(settings.database_url, ledger, replica_env=settings.replica_env())
+
+
 def build_services(settings: Settings, read_models_factory: ReadModelsFactory) -> Services:
     """Open the stores and build everything the routes use; the caller must `close_services`."""
     ledger = open_ledger(settings)
@@ -54,7 +59,7 @@ def build_services(settings: Settings, read_models_factory: ReadModelsFactory) -
         idempotency = IdempotencyStore(sql)
         idempotency.create_table()
         idempotency.purge(datetime.now(timezone.utc) - timedelta(days=settings.idempotency_days))
-        read_models = read_models_factory(settings.database_url, ledger)
+        read_models = read_models_factory(settings, ledger)
         feed = Feed(ledger)
         return Services(
             settings=settings,
@@ -75,7 +80,7 @@ def build_services(settings: Settings, read_models_factory: ReadModelsFactory) -
 def close_services(found: Services) -> None:
     """Stop the runner and close the pools."""
     try:
-        found.read_models.stop()
+        found.read_models.close()
     finally:
         found.sql.close()
         found.ledger.close()
@@ -84,7 +89,7 @@ def close_services(found: Services) -> None:
 def create_app(
     settings: Settings | None = None,
     *,
-    read_models_factory: ReadModelsFactory = ReadModels,
+    read_models_factory: ReadModelsFactory | None = None,
     announce_admin_token: Callable[[str], None] | None = None,
     log_stream: TextIO | None = None,
 ) -> FastAPI:
@@ -96,7 +101,7 @@ def create_app(
         configure_logging(settings.log_level, log_stream)
         # Plain `def` endpoints run in this pool; the database pools are sized to match it.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        found = await anyio.to_thread.run_sync(build_services, settings, read_models_factory)
+        found = await anyio.to_thread.run_sync(build_services, settings, read_models_factory or open_read_models)
         try:
             admin_secret = settings.admin_token.get_secret_value() if settings.admin_token else None
             made = await anyio.to_thread.run_sync(found.tokens.ensure_bootstrap_admin, admin_secret)

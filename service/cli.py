@@ -41,6 +41,9 @@ def serve(
     no_projector: Annotated[
         bool, typer.Option("--no-projector", help="Do not run the read-model runner in this process")
     ] = False,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="First load the demonstration province (once)")
+    ] = False,
 ) -> None:
     """Run the HTTP API (and, unless --no-projector, the read-model runner)."""
     import uvicorn
@@ -48,6 +51,8 @@ def serve(
     from service.app import create_app
 
     settings = load_settings()
+    if with_demo:
+        load_demo_province(settings)
     if no_projector:
         settings = settings.model_copy(update={"projector": False})
 
@@ -123,8 +128,113 @@ def rebuild(
     typer.echo(f"Rebuilt from {events} events in {seconds:.1f} s ({events / seconds:,.0f} events/s).")
 
 
+def load_demo_province(settings: Settings) -> None:
+    """Record the demonstration province through the ledger, unless it is already there."""
+    from service.app import open_ledger
+    from service.demo import ROOT, load_demo
+
+    ledger = open_ledger(settings)
+    try:
+        with err.status("Loading the demo province (Kon Tum, 2019 to today)") as status:
+            loaded = load_demo(ledger, progress=lambda step: status.update(f"Demo: {step}"))
+    finally:
+        ledger.close()
+    if loaded.events:
+        err.print(
+            f"Demo loaded: {loaded.organizations} organizations, {loaded.events} commands, "
+            f"up to position {loaded.position} ({len(loaded.refused)} refused by the Charter, as in life)."
+        )
+    err.print(
+        f"Try: GET /v1/organizations/{ROOT}/report?from=2024-01-01&to=2024-12-31 and "
+        f"GET /v1/organizations/{ROOT}/roster?scope=subtree with the admin token."
+    )
+
+
 @main.command()
 def demo() -> None:
-    """TODO (lead): load a demonstration tree and members. Not yet implemented."""
-    err.print("[red]dangvien demo: not yet implemented[/red]")
-    raise typer.Exit(1)
+    """Load a small realistic province (Kon Tum: districts, communes, cells, 2019 to today)."""
+    load_demo_province(load_settings())
+
+
+@main.command()
+def generate(
+    out: Annotated[str, typer.Argument(help="File to write: NDJSON commands (compressed when it ends in .gz)")],
+    scale: Annotated[float, typer.Option(help="Size of the country; 1.0 is 5.6 million members", min=0.0001, max=2)] = 0.01,
+    seed: Annotated[int, typer.Option(help="The same scale and seed always give the same file")] = 1,
+) -> None:
+    """Write a synthetic country (tree, members, 2016-2025 at DOMAIN.md's rates, the 2025 restructuring)."""
+    from service.synthetic import generate as generate_history
+    from service.synthetic import open_text
+
+    started = time.perf_counter()
+    with open_text(out, "w") as output, Progress(
+        TextColumn("Generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    ) as progress:
+        task = progress.add_task("generate", total=None)
+        made = generate_history(
+            output, scale, seed, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+    seconds = time.perf_counter() - started
+    typer.echo(
+        f"Wrote {made.lines:,} commands to {out} in {seconds:.1f} s: {made.members_at_end:,} members and "
+        f"{made.organizations['cell'] + made.organizations['grassroots_cell']:,} cells at the end of 2025."
+    )
+
+
+@main.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="NDJSON commands (.ndjson, .jsonl, optionally .gz), or a roster (.csv, .xlsx)")],
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction", min=1, max=100_000)] = 1000,
+    start_line: Annotated[int, typer.Option(help="Skip the lines before this one (to resume)", min=1)] = 1,
+    refusals: Annotated[
+        str | None, typer.Option(help="Write every refused row to this file, one JSON object per line")
+    ] = None,
+) -> None:
+    """Load commands or a roster through the Charter's rules, in batches; report refused rows by line.
+
+    A row the Charter refuses is skipped and reported; a malformed row stops the import, dropping its
+    batch (earlier batches stay saved) and naming the line to resume from with --start-line.
+    """
+    import json
+    from pathlib import Path
+
+    from service.app import open_ledger
+    from service.importer import import_file
+
+    path = Path(file)
+    if not path.is_file():
+        err.print(f"[red]{file}: no such file[/red]")
+        raise typer.Exit(2)
+    settings = load_settings()
+    ledger = open_ledger(settings)
+    report = open(refusals, "w", encoding="utf-8") if refusals else None
+    try:
+        with Progress(
+            TextColumn(f"Importing {path.name}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(), console=err,
+        ) as progress:
+            task = progress.add_task("import", total=None)
+            summary = import_file(
+                ledger, path, batch_size=batch_size, start_line=start_line, recorded_by=f"import {path.name}",
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                on_refused=(lambda refusal: report.write(json.dumps(refusal.as_dict(), ensure_ascii=False) + "\n"))
+                if report else None,
+            )
+    finally:
+        ledger.close()
+        if report is not None:
+            report.close()
+    typer.echo(
+        f"Applied {summary.applied:,} commands ({summary.events:,} events, up to position {summary.position}) "
+        f"in {summary.seconds:.1f} s: {summary.events_per_second:,.0f} events/s."
+    )
+    if summary.refused:
+        typer.echo(f"Refused {sum(summary.refused.values()):,}: " + ", ".join(
+            f"{code} {n:,}" for code, n in summary.refused.most_common()))
+        for refusal in summary.refusals[:20]:
+            typer.echo(f"  line {refusal.line}: {refusal.command} refused ({refusal.code}): {refusal.detail}")
+    if summary.stopped is not None:
+        err.print(f"[red]Stopped at line {summary.stopped.line}: {summary.stopped.detail}[/red]")
+        err.print(f"Nothing from line {summary.resume_from} on was saved; correct the file and run again "
+                  f"with --start-line {summary.resume_from}.")
+        raise typer.Exit(1)

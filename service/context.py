@@ -42,8 +42,10 @@ class ReadSide(Protocol):
     def member(self, member_id: UUID) -> dict[str, Any] | None: ...
     def find_members(self, national_id: str) -> list[dict[str, Any]]: ...
     def organization_events(self, code: str, after: int, limit: int) -> list[dict[str, Any]]: ...
+    def reader(self, min_position: int | None, timeout: float) -> ReadSide | None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -77,13 +79,16 @@ def read_models(
         None, ge=0, le=MAX_POSITION, description="Answer only once the read models have applied this position"
     ),
 ) -> ReadSide:
-    """The read models, once they have applied `min_position` (503 with Retry-After if they do not in time)."""
+    """The read models, once they have applied `min_position` (503 with Retry-After if they do not in time).
+
+    With a read replica configured, queries go to the replica, unless it has not yet replayed
+    `min_position`; then the primary answers.
+    """
     found = services(request)
-    if min_position is not None and not found.read_models.wait_for(
-        min_position, found.settings.read_wait_seconds
-    ):
-        raise not_caught_up(min_position, retry_after=1)
-    return found.read_models
+    reader = found.read_models.reader(min_position, found.settings.read_wait_seconds)
+    if reader is None:
+        raise not_caught_up(min_position or 0, retry_after=1)
+    return reader
 
 
 LedgerDep = Annotated[Ledger, Depends(ledger)]

@@ -89,7 +89,9 @@ class Settings(BaseSettings):
         "sqlite:///dangvien.db", description="sqlite:///path/to/file.db or postgresql://user:pw@host:port/db"
     )
     read_database_url: str | None = Field(
-        None, description="A separate database for the read models (not used yet)"
+        None,
+        description="A read-only streaming replica of the PostgreSQL database, for queries "
+        "(commands and the projection runner always use the primary)",
     )
     admin_token: SecretStr | None = Field(
         None, description="The bootstrap administrator's bearer token; made and printed once if unset"
@@ -125,8 +127,8 @@ class Settings(BaseSettings):
     @field_validator("read_database_url")
     @classmethod
     def _read_database_url_is_usable(cls, url: str | None) -> str | None:
-        if url:
-            parse_database_url(url)
+        if url and parse_database_url(url).engine != "postgres":
+            raise BadDatabaseURL("a read replica must be a postgresql:// URL")
         return url or None
 
     @property
@@ -141,7 +143,15 @@ class Settings(BaseSettings):
 
     def ledger_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for `Ledger(env)`, from the database URL."""
-        db = self.database
+        return self._library_env(self.database)
+
+    def replica_env(self) -> dict[str, str] | None:
+        """The library's settings for reading from the replica, if one is configured."""
+        if not self.read_database_url:
+            return None
+        return self._library_env(parse_database_url(self.read_database_url))
+
+    def _library_env(self, db: Database) -> dict[str, str]:
         if db.engine == "sqlite":
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",

@@ -1,4 +1,4 @@
-"""The command line: `dangvien serve` as a real process, `rebuild`, `project` and the unfinished `demo`."""
+"""The command line: `dangvien serve` as a real process, `rebuild`, `project` and `demo`."""
 
 from __future__ import annotations
 
@@ -116,8 +116,46 @@ def test_project_runs_until_terminated(tmp_path: Path) -> None:
     assert process.returncode == 0
 
 
-def test_demo_is_not_yet_implemented_and_says_so() -> None:
-    """Until the demo exists, the command fails rather than pretending."""
-    result = CliRunner().invoke(main, ["demo"])
-    assert result.exit_code != 0
-    assert "not yet implemented" in result.output
+def test_serve_with_the_demo_answers_the_provinces_roster_and_report_over_http(tmp_path: Path) -> None:
+    """The README's first command: the demo province's report balances and matches its roster."""
+    port = free_port()
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db", "DANGVIEN_ADMIN_TOKEN": "dv_demo-admin"}
+    with dangvien("serve", "--demo", "--port", str(port), env=env) as process:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, process)
+        auth = {"Authorization": "Bearer dv_demo-admin"}
+        # A write after the demo: reading with its position sees everything the demo recorded.
+        plan = httpx.put(url + "/v1/organizations/KT/plans/2027", json={"admissions": 55}, headers=auth, timeout=10)
+        seen = plan.json()["position"]
+        report = httpx.get(
+            url + "/v1/organizations/KT/report",
+            params={"from": "2024-01-01", "to": "2024-12-31", "min_position": seen},
+            headers=auth,
+            timeout=30,
+        ).json()
+        roster = httpx.get(
+            url + "/v1/organizations/KT/roster",
+            params={"as_of": "2024-12-31", "scope": "subtree", "limit": 1, "min_position": seen},
+            headers=auth,
+            timeout=30,
+        ).json()
+    assert report["plan"] == {"period": "2024", "admissions": 48}
+    assert report["admitted"] > 30 and report["achievement_pct"] == round(100 * report["admitted"] / 48, 1)
+    decreases = sum(v for k, v in report["decreases"].items() if k != "delisted_probationary")
+    assert report["opening"] + sum(report["increases"].values()) - decreases == report["closing"]
+    assert report["closing"] == roster["total"] > 200
+    assert sum(child["closing"] for child in report["children"]) == report["closing"]
+    assert [child["organization"] for child in report["children"]] == ["KT.DAKHA", "KT.IAHDRAI", "KT.SATHAY", "KT.TP"]
+
+
+def test_the_demo_is_loaded_once(tmp_path: Path) -> None:
+    """Running `dangvien demo` again records nothing more."""
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    first = CliRunner().invoke(main, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    ledger = Ledger(Settings(database_url=env["DANGVIEN_DATABASE_URL"]).ledger_env())
+    recorded = ledger.recorder.max_notification_id()
+    again = CliRunner().invoke(main, ["demo"], env=env)
+    assert again.exit_code == 0, again.output
+    assert ledger.recorder.max_notification_id() == recorded > 1000
+    ledger.close()
