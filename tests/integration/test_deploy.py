@@ -59,7 +59,7 @@ UNITS = {
     "api": DEPLOY / "systemd" / "dangvien-api.service",
     "projector": DEPLOY / "systemd" / "dangvien-projector.service",
 }
-README = DEPLOY / "README.md"
+README = ROOT / "README.md"
 COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec" / "compose-spec.json"
 PYTHON_BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm$")
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|SECRET|DATABASE_URL", re.IGNORECASE)
@@ -821,7 +821,7 @@ def test_systemd_units_expose_little_to_systemd_analyze_security(tmp_path: Path)
         assert float(found.group(1)) <= 2.0, result.stdout
 
 
-# --- deploy/README.md -------------------------------------------------------------------------
+# --- the README --------------------------------------------------------------------------------
 
 
 def readme_settings() -> dict[str, tuple[str, str]]:
