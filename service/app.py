@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import anyio
 import structlog
@@ -25,9 +25,11 @@ from service.idempotency import IdempotencyMiddleware, IdempotencyStore
 from service.logs import AccessLog, configure_logging
 from service.metrics import Metrics
 from service.problems import BodySizeLimit, CatchAll, install_problem_handlers
-from service.routes import events, health, members, organizations, reports, tokens
+from service.routes import events, health, members, organizations, reports, tokens, webhooks
 from service.settings import Settings
 from service.sql import SqlStore
+from service.stream import LogWatcher
+from service.webhooks import DeliveryPolicy, Dispatcher, WebhookStore
 
 ReadModelsFactory = Callable[[Settings, Ledger], ReadSide]
 
@@ -77,6 +79,54 @@ def build_services(settings: Settings, read_models_factory: ReadModelsFactory) -
         raise
 
 
+def listen_connection(settings: Settings) -> Callable[[], Any] | None:
+    """A way to open a connection of its own for LISTEN (PostgreSQL), or None (SQLite cannot notify)."""
+    db = settings.database
+    if db.engine != "postgres":
+        return None
+
+    def connect() -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            host=db.host, port=db.port, user=db.user, password=db.password, dbname=db.dbname,
+            autocommit=True, connect_timeout=settings.postgres_connect_timeout,
+        )
+
+    return connect
+
+
+def start_followers(app: FastAPI, settings: Settings, found: Services) -> Callable[[], None]:
+    """Follow the log for the event streams and, unless disabled, deliver webhooks; return how to stop."""
+    channel = getattr(found.ledger.recorder, "channel_name", None)
+    watcher = LogWatcher(found.feed, settings.stream_poll_seconds, listen_connection(settings), channel)
+    store = WebhookStore(found.sql)
+    store.create_tables()
+    app.state.watcher = watcher
+    app.state.webhooks = store
+    dispatcher: Dispatcher | None = None
+    if settings.webhooks:
+        policy = DeliveryPolicy(
+            timeout=settings.webhook_timeout_seconds,
+            first_retry=settings.webhook_retry_seconds,
+            longest_retry=settings.webhook_retry_max_seconds,
+            lease=settings.webhook_lease_seconds,
+            workers=settings.webhook_workers,
+        )
+        dispatcher = Dispatcher(store, found.feed, lambda: watcher.head, policy)
+        watcher.on_advance(dispatcher.wake)
+    watcher.start()
+    if dispatcher is not None:
+        dispatcher.start()
+
+    def stop() -> None:
+        if dispatcher is not None:
+            dispatcher.stop()
+        watcher.stop()
+
+    return stop
+
+
 def close_services(found: Services) -> None:
     """Stop the runner and close the pools."""
     try:
@@ -112,9 +162,13 @@ def create_app(
                     log.warning("a bootstrap admin token was made but not shown; set DANGVIEN_ADMIN_TOKEN")
             if settings.projector:
                 found.read_models.start()
+            stop_followers = await anyio.to_thread.run_sync(start_followers, app, settings, found)
             app.state.services = found
             log.info("started", database=settings.safe_database_url, projector=settings.projector)
-            yield
+            try:
+                yield
+            finally:
+                await anyio.to_thread.run_sync(stop_followers)
         finally:
             await anyio.to_thread.run_sync(close_services, found)
             log.info("stopped")
@@ -126,7 +180,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (organizations, members, reports, events, tokens, health):
+    for module in (organizations, members, reports, events, webhooks, tokens, health):
         app.include_router(module.router)
     # Added innermost first: the access log sees every answer, the catch-all every failure,
     # and idempotency sees the body only once its size is known to be sane.

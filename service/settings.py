@@ -14,8 +14,9 @@ SQLITE_LOCK_TIMEOUT = 30
 # Seconds a PostgreSQL writer waits for the events table's lock: a stuck writer must fail a
 # request, not hang every other writer behind it.
 POSTGRES_LOCK_TIMEOUT = 5
-# Threads that use the event store besides the web threads: the projection runner and the feed.
-BACKGROUND_THREADS = 2
+# Threads that use the event store besides the web threads: the projection runner (two) and the
+# feed's log watcher; the webhook workers are counted from their setting.
+BACKGROUND_THREADS = 3
 
 
 class BadDatabaseURL(ValueError):
@@ -112,11 +113,28 @@ class Settings(BaseSettings):
     )
     idempotency_days: int = Field(7, ge=1, le=3650, description="How long an Idempotency-Key is remembered")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted")
-    stream_poll_seconds: float = Field(0.5, gt=0, le=60, description="How often the event stream looks for news")
+    stream_poll_seconds: float = Field(
+        0.05, gt=0, le=60,
+        description="How often, on SQLite, the process looks for new events for its streams and webhooks "
+        "(one query for all of them; PostgreSQL notifies instead)",
+    )
     stream_max_seconds: float = Field(
         300.0, gt=0, description="How long one event-stream connection lasts before the client reconnects"
     )
     projector: bool = Field(True, description="Run the read-model runner inside the web process")
+    stream_heartbeat_seconds: float = Field(
+        15.0, gt=0, le=300, description="Silence after which the event stream sends a comment as heartbeat"
+    )
+    webhooks: bool = Field(True, description="Deliver webhooks from this process")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120, description="How long one delivery may take")
+    webhook_retry_seconds: float = Field(
+        1.0, gt=0, le=3600, description="Wait before the first retry of a failed delivery; doubled each time"
+    )
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0, description="Longest wait between two retries")
+    webhook_lease_seconds: float = Field(
+        30.0, gt=0, le=3600, description="How long a process keeps a webhook to itself after its last delivery"
+    )
+    webhook_workers: int = Field(4, ge=1, le=100, description="Webhooks delivered to at the same time")
 
     @field_validator("database_url")
     @classmethod
@@ -161,7 +179,7 @@ class Settings(BaseSettings):
         overflow = self.postgres_max_overflow
         if overflow is None:
             # Every web thread and background thread may hold a connection at once.
-            overflow = max(0, self.threads + BACKGROUND_THREADS - self.postgres_pool_size)
+            overflow = max(0, self.threads + BACKGROUND_THREADS + self.webhook_workers - self.postgres_pool_size)
         # POSTGRES_ENABLE_DB_FUNCTIONS stays unset: it skips the table lock that keeps positions
         # committing in order (see shared/EVENTSOURCING-NOTES.md).
         return {

@@ -1,69 +1,39 @@
-"""Audit trails and the event feed: paged CloudEvents and a server-sent event stream."""
+"""Audit trails and the event feed: paged CloudEvents, a server-sent event stream, its AsyncAPI document."""
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
 
 from domain.errors import InvalidValue
-from service.auth import Auditor, Caller, Subscriber, check_may_read, shown_to
-from service.context import MAX_POSITION, ReadModelsDep, ReadSide, require_organization, services
-from service.feed import EVENT_TYPES, Feed, Page
+from service.asyncapi import asyncapi_document
+from service.auth import Auditor, Subscriber, check_may_read, shown_to
+from service.context import MAX_POSITION, ReadModelsDep, require_organization, services
+from service.feed import resolve_types
 from service.routes.organizations import CodePath
+from service.stream import EventStreamResponse, LogWatcher, event_stream
 
 router = APIRouter(tags=["events"])
 
 MAX_PAGE = 1000
-# How much of the log one feed request may look through when few events match its filters.
-SCAN_PER_REQUEST = 10_000
-KEEPALIVE_SECONDS = 15.0
 
 After = Annotated[int, Query(ge=0, le=MAX_POSITION, description="Events after this position")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Types = Annotated[
     list[str] | None,
-    Query(description="Event types to include, comma-separated or repeated (e.g. MemberAdmitted)"),
+    Query(
+        description="CloudEvents types to include (e.g. vn.dangvien.member.admitted, or the class name "
+        "MemberAdmitted), comma-separated or repeated"
+    ),
 ]
 
 
-def parse_types(types: list[str] | None) -> list[str] | None:
-    """The event types asked for; 422 naming `types` for one the ledger does not record."""
-    if not types:
-        return None
-    names = [name.strip() for value in types for name in value.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(EVENT_TYPES))
-    if unknown:
-        raise InvalidValue("types", f"unknown event types {unknown}; known: {sorted(EVENT_TYPES)}")
-    return names or None
-
-
-@dataclass(frozen=True)
-class Audience:
-    """Which events reach a caller: those of organizations in its subtree, up to a horizon."""
-
-    within: Callable[[str], bool]
-    horizon: Callable[[], int | None]
-
-
-def audience(caller: Caller, read_models: ReadSide) -> Audience:
-    """An administrator sees the whole log; a scoped caller sees its subtree as the read models know it.
-
-    The subtree is judged by the read models, so a scoped caller is served only what they have
-    applied: an event beyond their position could belong to an organization they do not know yet,
-    and skipping it would leave a gap the client could never fill.
-    """
-    if caller.scope is None:
-        return Audience(within=lambda code: True, horizon=lambda: None)
-    scope = caller.scope
-    return Audience(within=lambda code: read_models.is_within(code, scope), horizon=read_models.position)
+def watcher(request: Request) -> LogWatcher:
+    """The process's follower of the log's head."""
+    found: LogWatcher = request.app.state.watcher
+    return found
 
 
 @router.get("/v1/organizations/{code}/events")
@@ -87,43 +57,42 @@ def feed(
     limit: Limit = 100,
     types: Types = None,
 ) -> dict[str, Any]:
-    """Events of the caller's subtree as CloudEvents, in global order, with the position to ask from next."""
-    wanted = parse_types(types)
-    reach = audience(caller, read_models)
-    page = services(request).feed.page(after, limit, wanted, reach.within, SCAN_PER_REQUEST, reach.horizon())
+    """Events recorded in the caller's subtree as CloudEvents, in global order, with the position
+    to ask from next (an empty page whose `next_after` moved had nothing for the caller there)."""
+    page = services(request).feed.page(after, limit, resolve_types(types), caller.scope)
     return {"events": shown_to(caller, page.events), "next_after": page.next_after}
 
 
-@router.get("/v1/events/stream", response_class=StreamingResponse)
+@router.get("/v1/events/stream", response_class=EventStreamResponse)
 def stream(
     request: Request,
     caller: Subscriber,
     read_models: ReadModelsDep,
     after: Annotated[int | None, Query(ge=0, le=MAX_POSITION, description="Start after this position")] = None,
     types: Types = None,
-    last_event_id: Annotated[str | None, Header(description="The last position received")] = None,
-) -> StreamingResponse:
-    """The feed as server-sent events; reconnecting with Last-Event-ID resumes right after it."""
-    wanted = parse_types(types)
-    start = _resume_from(last_event_id, after)
-    found = services(request)
-    messages = _messages(
-        found.feed,
-        start,
-        wanted,
-        audience(caller, read_models),
+    last_event_id: Annotated[
+        str | None, Header(description="The last position received; the stream resumes right after it")
+    ] = None,
+) -> EventStreamResponse:
+    """The feed as server-sent events (`id` the position), with a comment as heartbeat when quiet;
+    reconnecting with Last-Event-ID resumes right after it."""
+    settings = services(request).settings
+    messages = event_stream(
+        services(request).feed,
+        watcher(request),
+        resume_from(last_event_id, after),
+        resolve_types(types),
+        caller.scope,
         lambda events: shown_to(caller, events),
-        poll=found.settings.stream_poll_seconds,
-        lasting=found.settings.stream_max_seconds,
+        heartbeat=settings.stream_heartbeat_seconds,
+        lasting=settings.stream_max_seconds,
+        retry_ms=int(settings.stream_poll_seconds * 1000) + 1000,
     )
-    return StreamingResponse(
-        messages,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return EventStreamResponse(messages)
 
 
-def _resume_from(last_event_id: str | None, after: int | None) -> int:
+def resume_from(last_event_id: str | None, after: int | None) -> int:
+    """Where a stream starts: after Last-Event-ID, else after `after`, else at the beginning."""
     if last_event_id is not None:
         if not last_event_id.isdigit() or int(last_event_id) > MAX_POSITION:
             raise InvalidValue("Last-Event-ID", "must be a position (a whole number)")
@@ -131,33 +100,7 @@ def _resume_from(last_event_id: str | None, after: int | None) -> int:
     return after or 0
 
 
-async def _messages(
-    feed_: Feed,
-    after: int,
-    types: list[str] | None,
-    reach: Audience,
-    shown: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-    poll: float,
-    lasting: float,
-) -> AsyncIterator[str]:
-    """SSE messages, one per event, with keep-alive comments; ends after `lasting` seconds."""
-    yield f"retry: {int(poll * 1000) + 1000}\n\n"
-    deadline = time.monotonic() + lasting
-    quiet_since = time.monotonic()
-    position = after
-    while time.monotonic() < deadline:
-        horizon = await anyio.to_thread.run_sync(reach.horizon)
-        page: Page = await anyio.to_thread.run_sync(
-            feed_.page, position, MAX_PAGE, types, reach.within, SCAN_PER_REQUEST, horizon
-        )
-        for event in shown(page.events):
-            data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-            yield f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n"
-        if page.events:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-            yield ": keep-alive\n\n"
-            quiet_since = time.monotonic()
-        if page.next_after == position or not page.events:
-            await anyio.sleep(poll)
-        position = page.next_after
+@router.get("/asyncapi.json", include_in_schema=False)
+def asyncapi(request: Request) -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of the event stream and the webhooks (beside /openapi.json)."""
+    return asyncapi_document(str(request.base_url))
