@@ -25,7 +25,6 @@ from eventsourcing.persistence import Notification, Tracking
 from domain.ledger import Ledger
 from domain.organization import Organization
 from domain.values import (
-    Kind,
     MemberFile,
     PersonProfile,
     RemovalReason,
@@ -38,11 +37,7 @@ from projections.tree import Tree
 
 APPLICATION = Ledger.name
 
-ORGANIZATION_MEASURE = {
-    Kind.GRASSROOTS_COMMITTEE.value: "grassroots_committees",
-    Kind.GRASSROOTS_CELL.value: "grassroots_cells",
-    Kind.CELL.value: "cells_under_committees",
-}
+ORGANIZATION_MEASURE = schema.ORGANIZATION_MEASURE
 
 
 def age_band(age: int) -> str:

@@ -112,8 +112,7 @@ def organizations_of_subtree(cur: Cursor, path: str, day: str) -> dict[str, int]
         "AND ? < valid_to GROUP BY kind",
         (lo, hi, day, day),
     ).all():
-        measure = {"grassroots_committee": "grassroots_committees", "grassroots_cell": "grassroots_cells",
-                   "cell": "cells_under_committees"}.get(kind)
+        measure = schema.ORGANIZATION_MEASURE.get(kind)
         if measure:
             counts[measure] += int(n)
     return counts
@@ -330,8 +329,7 @@ def restated_figures(cur: Cursor, keys: set[int], start: date, end: date) -> dic
             "AND valid_from <= ? AND ? < valid_to GROUP BY kind",
             [*chunk, end.isoformat(), end.isoformat()],
         ).all():
-            measure = {"grassroots_committee": "grassroots_committees", "grassroots_cell": "grassroots_cells",
-                       "cell": "cells_under_committees"}.get(kind)
+            measure = schema.ORGANIZATION_MEASURE.get(kind)
             if measure:
                 organizations[measure] += int(n)
     for measure in schema.ORGANIZATION_COUNTS:

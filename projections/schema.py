@@ -23,6 +23,12 @@ FLOWS = (
     "confirmed",
 )
 ORGANIZATION_COUNTS = ("grassroots_committees", "grassroots_cells", "cells_under_committees")
+# The kind of organization each organization count counts (cells here: cells under a committee).
+ORGANIZATION_MEASURE = {
+    "grassroots_committee": "grassroots_committees",
+    "grassroots_cell": "grassroots_cells",
+    "cell": "cells_under_committees",
+}
 AGE_BANDS = ("18-30", "31-35", "36-40", "41-45", "46-50", "51-55", "56-60", "over_60")
 EDUCATION = ("primary", "lower_secondary", "upper_secondary", "unknown")
 PROFESSIONAL_LEVELS = ("none", "vocational", "college", "university", "master", "doctorate", "unknown")

@@ -27,6 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.errors import InvalidValue, OrganizationNotFound, RuleBroken
 from domain.ledger import Ledger
+from projections.events import without_personal_data
 from service.context import ReadSide, services
 from service.problems import forbidden, unauthorized
 from service.sql import SqlStore
@@ -71,9 +72,6 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.SUBSCRIBER: frozenset({Permission.FEED}),
 }
-
-# What is left out of member data for callers without PERSONAL_DATA.
-PERSONAL_FIELDS = frozenset({"national_id", "birth_date", "ethnicity", "religion"})
 
 
 @dataclass(frozen=True)
@@ -256,15 +254,7 @@ def shown_to(caller: Caller, value: Any) -> Any:
     """Member data as this caller may see it: without personal data unless the role allows."""
     if caller.sees_personal_data:
         return value
-    return _without_personal_data(value)
-
-
-def _without_personal_data(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_personal_data(v) for k, v in value.items() if k not in PERSONAL_FIELDS}
-    if isinstance(value, list):
-        return [_without_personal_data(v) for v in value]
-    return value
+    return without_personal_data(value)
 
 
 # The caller of a route, once its role is checked.

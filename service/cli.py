@@ -95,15 +95,17 @@ def project() -> None:
 
 @main.command()
 def rebuild(
-    name: Annotated[str | None, typer.Argument(help="One read model to rebuild (all when omitted)")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="The read model to rebuild: 'views' (the tree, rosters, reports, audit index); all when omitted"),
+    ] = None,
 ) -> None:
     """Empty the read models and apply every event again, with a progress bar."""
     import projections
     from service.app import open_ledger
 
-    if name is not None:
-        # projections.rebuild rebuilds every read model together; there is no single one to name yet.
-        err.print(f"[red]rebuilding one read model ({name!r}) is not supported; run without NAME[/red]")
+    if name is not None and name not in projections.READ_MODELS:
+        err.print(f"[red]no read model named {name!r}; the read models are: {', '.join(projections.READ_MODELS)}[/red]")
         raise typer.Exit(2)
     settings = load_settings()
     ledger = open_ledger(settings)

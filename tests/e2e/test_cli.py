@@ -101,6 +101,15 @@ def test_rebuild_applies_every_event_and_reports_its_speed(tmp_path: Path) -> No
     assert "Rebuilt from 1 events" in result.output and "events/s" in result.output
 
 
+def test_rebuild_takes_the_name_of_a_read_model_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    """`dangvien rebuild views` works; an unknown name lists the read models and records nothing."""
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    assert CliRunner().invoke(main, ["rebuild", "views"], env=env).exit_code == 0
+    unknown = CliRunner().invoke(main, ["rebuild", "rosterz"], env=env)
+    assert unknown.exit_code == 2
+    assert "views" in unknown.output
+
+
 def test_a_bad_database_url_stops_the_command_with_a_clear_message() -> None:
     """The variable is named and the expected forms are shown."""
     result = CliRunner().invoke(main, ["rebuild"], env={"DANGVIEN_DATABASE_URL": "mysql://x/y"})
