@@ -28,6 +28,10 @@ class Batch:
         # Streams the running command touched, with how many events each had pending then.
         self._touched: dict[UUID, int] = {}
         self._saved_order: list[UUID] = []
+        # The held streams that gained events since the batch took them in (and in how many flushes).
+        self.gained: dict[UUID, int] = {}
+        # Streams known not to exist in the store (see `Ledger.prefetch_people`).
+        self.absent: set[UUID] = set()
 
     def get(self, aggregate_id: UUID) -> Any | None:
         """The working copy of a stream, if the batch holds it."""
@@ -39,6 +43,7 @@ class Batch:
 
     def hold(self, aggregate: Any) -> None:
         """Keep a stream the running command loaded or created."""
+        self.absent.discard(aggregate.id)
         self.aggregates[aggregate.id] = aggregate
         self._touched.setdefault(aggregate.id, 0 if aggregate.version > len(aggregate.pending_events) else -1)
 
@@ -78,11 +83,26 @@ class Batch:
                 state._pending_events = list(kept)  # noqa: SLF001 - the library's own field
                 self.aggregates[aggregate_id] = state
 
-    def saved(self) -> None:
-        """The batch's events are stored: the working copies are now the stored state."""
-        for aggregate in self.aggregates.values():
-            aggregate.collect_events()
+    def saved(self) -> list[Any]:
+        """The batch's events are stored: the working copies are now the stored state.
+
+        Returns the streams let go of to stay within `keep_warm` that gained events meanwhile.
+        """
+        for aggregate_id in self.committed:
+            aggregate = self.aggregates.get(aggregate_id)
+            if aggregate is not None:
+                aggregate.collect_events()
+                self.gained[aggregate_id] = self.gained.get(aggregate_id, 0) + 1
         self.committed.clear()
         self.events = []
+        self.absent.clear()
+        leaving = []
         while len(self.aggregates) > self.keep_warm:
-            self.aggregates.popitem(last=False)
+            aggregate_id, aggregate = self.aggregates.popitem(last=False)
+            if self.gained.pop(aggregate_id, 0):
+                leaving.append(aggregate)
+        return leaving
+
+    def changed(self) -> list[Any]:
+        """The held streams that gained events since the batch took them in."""
+        return [self.aggregates[i] for i in self.gained if i in self.aggregates]

@@ -11,7 +11,7 @@ import functools
 from contextlib import contextmanager
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ParamSpec, TypeVar
@@ -144,10 +144,11 @@ class Ledger(Application):
         Every command is checked as usual; a refused one raises and leaves the batch as it was.
         What is not flushed when the block raises is dropped.
         """
-        self._batch = Batch(self._stored, keep_warm)
+        self._batch = batch = Batch(self._stored, keep_warm)
         try:
             yield self
             self.flush()
+            self._snapshot(batch.changed())
         finally:
             self._batch = None
 
@@ -157,13 +158,59 @@ class Ledger(Application):
         if batch is None or not batch.events:
             return self.recorder.max_notification_id() or 0
         recordings = self.save(*batch.events)
-        for event in batch.events:
-            aggregate = batch.aggregates.get(event.originator_id)
-            interval = self.snapshotting_intervals.get(type(aggregate)) if aggregate is not None else None
-            if interval and event.originator_version % interval == 0:
-                self.take_snapshot(event.originator_id, version=event.originator_version)
-        batch.saved()
+        self._snapshot(batch.saved())
         return recordings[-1].notification.id
+
+    def _snapshot(self, leaving: list[Any]) -> None:
+        """Snapshot, in one write, the streams leaving a batch's memory that gained events there.
+
+        A batch snapshots a stream once when it lets go of it, from the working copy it holds,
+        rather than every `snapshotting_intervals` events by reading the stream back.
+        """
+        due = []
+        for aggregate in leaving:
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and aggregate.version >= interval:
+                due.append(getattr(type(aggregate), "Snapshot", self.snapshot_class).take(aggregate))
+        if due and self.snapshots is not None:
+            self.snapshots.put(due)
+
+    def prefetch_people(self, national_ids: Iterable[str]) -> None:
+        """Inside a batch: learn in one query which of these people were never admitted, so that
+        the commands that admit them do not each ask the store."""
+        batch = self._batch
+        if batch is None:
+            return
+        wanted = {person_id(n) for n in national_ids} - batch.aggregates.keys()
+        if wanted:
+            batch.absent.update(wanted - self._existing_streams(wanted))
+
+    def _existing_streams(self, ids: set[UUID]) -> set[UUID]:
+        """Which of these streams have events, asked in a few queries."""
+        recorder: Any = self.recorder
+        datastore = recorder.datastore
+        found: set[UUID] = set()
+        if type(datastore).__name__.startswith("Postgres"):
+            table = f'"{datastore.schema}"."{recorder.events_table_name}"'
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%s)", (list(ids),)
+                )
+                for row in cursor.fetchall():
+                    value = row["originator_id"]
+                    found.add(value if isinstance(value, UUID) else UUID(str(value)))
+            return found
+        ordered = list(ids)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            with datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} WHERE originator_id IN ({marks})",
+                    [i.hex for i in chunk],
+                )
+                found.update(UUID(row[0]) for row in cursor.fetchall())
+        return found
 
     def _stored(self, aggregate_id: UUID) -> Any | None:
         try:
@@ -177,7 +224,7 @@ class Ledger(Application):
         """A stream's current state: the batch's working copy, or the stored state."""
         if self._batch is not None:
             held = self._batch.get(aggregate_id)
-            if held is not None:
+            if held is not None or aggregate_id in self._batch.absent:
                 return held
         aggregate = self._stored(aggregate_id)
         if aggregate is not None and self._batch is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from eventsourcing.application import Repository
 
 from domain import errors
 from domain.ledger import Ledger
@@ -72,3 +73,37 @@ def test_flushing_along_the_way_stores_what_came_before(ledger: Ledger, tree: Tr
         raise RuntimeError("stopped")
     assert ledger.recorder.max_notification_id() == position
     assert list(ledger.organization(tree.cell_a).members) == [str(admitted.member_id)]
+
+
+def test_a_batch_snapshots_a_busy_stream_once_from_memory_and_it_loads_like_a_replay(
+    ledger: Ledger, tree: Tree
+) -> None:
+    """Sixty admissions in batches of ten leave one snapshot of the cell at its last version, and
+    the cell loaded from it equals the cell replayed from its events."""
+    with ledger.batch():
+        for _ in range(6):
+            for _ in range(10):
+                admit(ledger, tree.cell_a)
+            ledger.flush()
+    cell_id = ledger.organization(tree.cell_a).id
+    assert ledger.snapshots is not None
+    snapshots = list(ledger.snapshots.get(cell_id))
+    assert [s.originator_version for s in snapshots] == [ledger.organization(tree.cell_a).version]
+    from_snapshot = Repository(ledger.events, snapshot_store=ledger.snapshots).get(cell_id)
+    replayed = Repository(ledger.events).get(cell_id)
+    assert (from_snapshot.version, from_snapshot.members) == (replayed.version, replayed.members)
+    assert len(replayed.members) == 60
+
+
+def test_people_known_new_to_a_batch_are_still_checked_against_earlier_batches(
+    ledger: Ledger, tree: Tree
+) -> None:
+    """Prefetching which people are new asks the store: one admitted in an earlier batch is found."""
+    candidate = person()
+    with ledger.batch():
+        ledger.admit(tree.cell_a, candidate, date(2022, 3, 15), decision(), CLERK)
+    with ledger.batch():
+        ledger.prefetch_people([candidate.national_id, person().national_id])
+        with pytest.raises(errors.AlreadyAMember):
+            ledger.admit(tree.cell_b, candidate, date(2022, 3, 15), decision(), CLERK)
+    assert ledger.person(candidate.national_id).organization == tree.cell_a
