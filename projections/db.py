@@ -8,6 +8,8 @@ which compares correctly and keeps the two dialects identical.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,13 @@ from eventsourcing.persistence import TrackingRecorder
 from psycopg.rows import tuple_row
 
 OPEN_END = "9999-12-31"
+
+
+# From how many rows an insert on PostgreSQL goes through COPY rather than a statement per row.
+COPY_FROM = 50
+INSERT = re.compile(
+    r"INSERT INTO (?P<table>\w+) \((?P<columns>[^)]*)\) VALUES \([?, ]*\)\s*(?P<tail>.*)\Z", re.DOTALL
+)
 
 
 class Cursor:
@@ -36,8 +45,28 @@ class Cursor:
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
+        """Run an `INSERT INTO t (columns) VALUES (?, ...)`, with or without `ON CONFLICT`, for every row.
+
+        On PostgreSQL many rows are copied (COPY) into a temporary twin of the table and inserted
+        from there in one statement: sent one statement per row, they are what a rebuild spends
+        most of its time on. The rows of one call must not share a conflict key.
+        """
+        if not rows:
+            return
+        if not self.postgres or len(rows) < COPY_FROM:
             self.raw.executemany(self._sql(sql), [tuple(r) for r in rows])
+            return
+        found = INSERT.match(sql)
+        assert found is not None, f"not an INSERT ... VALUES statement: {sql}"
+        table, columns, tail = found["table"], found["columns"], found["tail"]
+        staging = f"staging_{table}"
+        self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
+        with self.raw.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        self.raw.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {tail}")
+        # The same table may be written again before the transaction ends.
+        self.raw.execute(f"TRUNCATE {staging}")
 
     def all(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.raw.fetchall()]
