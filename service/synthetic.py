@@ -30,7 +30,7 @@ import random
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
@@ -264,12 +264,13 @@ class Org:
         self.kind = kind
         self.parent = parent
         self.founded = founded
-        self.successor: int | None = None  # set when it ends: merged into, or -1 when dissolved
+        self.successor: int | None = None  # when it ends: the index it merged into, or -1 if dissolved
         self.weight = 0.0  # share of the country's members, for cells
         self.made = 0  # children founded under it so far, to number their codes
 
     @property
     def active(self) -> bool:
+        """Whether the organization still exists (not merged or dissolved)."""
         return self.successor is None
 
 
@@ -302,7 +303,6 @@ class Country:
         self.seed = seed
         self.random = random.Random(seed)
         self.orgs: list[Org] = []
-        self.by_code: dict[str, int] = {}
         self.summary = Summary(scale, seed)
         # Members, by index: national ID, packed profile, birth day, cell, status, flags, slot in `live`.
         self.national_ids = array("q")
@@ -359,7 +359,6 @@ class Country:
     def _org(self, code: str, name: str, kind: Kind, parent: int | None, founded: date) -> Org:
         org = Org(len(self.orgs), code, name, kind, parent, founded)
         self.orgs.append(org)
-        self.by_code[code] = org.index
         if parent is not None:
             self.orgs[parent].made += 1
         return org
@@ -1074,8 +1073,3 @@ def open_text(path: str | Path, mode: str) -> TextIO:
         return gzip.open(path, mode + "t", encoding="utf-8", compresslevel=1)  # type: ignore[return-value]
     return open(path, mode, encoding="utf-8", buffering=1 << 20)
 
-
-def lines_of(path: str | Path) -> Iterator[str]:
-    """The lines of a command file (compressed or not)."""
-    with open_text(path, "r") as f:
-        yield from f

@@ -1,0 +1,91 @@
+"""The PostgreSQL store a benchmark runs on, and a description of the machine it runs on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+
+@contextmanager
+def postgres_database(server_url: str | None) -> Iterator[tuple[str, str]]:
+    """A fresh, empty database: on the server `server_url` names, else on a throw-away local server.
+
+    Yields (database URL, where it came from); the database (and a throw-away server) is gone afterwards.
+    """
+    with ExitStack() as stack:
+        origin = "DANGVIEN_DATABASE_URL"
+        if server_url is None:
+            from tests.pgserver import PostgresServer
+
+            server = stack.enter_context(PostgresServer())
+            server_url = server.url
+            origin = "throw-away local server (fsync, synchronous_commit and full_page_writes off)"
+        name = f"bench_{secrets.token_hex(6)}"
+        with psycopg.connect(server_url, autocommit=True) as maintenance:
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}")), origin
+        finally:
+            drop_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop a database, waiting for the server's own workers (autovacuum) that may still be in it."""
+    statement = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(30):
+        try:
+            with psycopg.connect(server_url, autocommit=True) as maintenance:
+                maintenance.execute(statement)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            # FORCE may not end a superuser's backend (an autovacuum worker); it leaves soon.
+            if attempt == 29:
+                raise
+            time.sleep(1)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def machine(database_url: str) -> dict[str, Any]:
+    """The CPU, memory, Python and PostgreSQL (version and the settings that matter) of this run."""
+    cpuinfo = _read("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "")
+    meminfo = _read("/proc/meminfo")
+    total_kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal")), 0)
+    with psycopg.connect(database_url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        settings = {
+            name: conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()[0]  # type: ignore[index]
+            for name in ("shared_buffers", "fsync", "synchronous_commit", "full_page_writes", "work_mem")
+        }
+    return {
+        "cpu": model or platform.processor(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(total_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+        "postgres": version[0] if version else "",
+        "postgres_settings": settings,
+    }
+
+
+def database_size_mb(database_url: str) -> float:
+    """The size of the database on disk."""
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return round((row[0] if row else 0) / 2**20, 1)

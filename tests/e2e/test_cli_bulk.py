@@ -1,0 +1,52 @@
+"""The command line's bulk commands: `dangvien generate` and `dangvien import` (on SQLite)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from service.cli import main
+
+
+def test_generate_writes_the_country_it_describes(tmp_path: Path) -> None:
+    """`dangvien generate FILE --scale S --seed N` writes the commands and says how many."""
+    out = tmp_path / "country.ndjson"
+    result = CliRunner().invoke(main, ["generate", str(out), "--scale", "0.0002", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert f"Wrote {len(lines) - 1:,} commands" in result.output
+
+
+def test_import_applies_a_generated_country_and_reports_its_speed(tmp_path: Path) -> None:
+    """`dangvien import FILE` applies every command and reports events per second."""
+    out = tmp_path / "country.ndjson.gz"
+    CliRunner().invoke(main, ["generate", str(out), "--scale", "0.0002"])
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    result = CliRunner().invoke(main, ["import", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "events/s" in result.output and "Refused" not in result.output
+
+
+def test_import_writes_refused_rows_with_their_line_numbers(tmp_path: Path) -> None:
+    """`--refusals FILE` receives one JSON object per refused row, naming its line and code."""
+    commands = tmp_path / "commands.ndjson"
+    commands.write_text(json.dumps({"command": "set_plan", "organization": "NOWHERE", "period": "2024",
+                                    "admissions": 3}) + "\n", encoding="utf-8")
+    report = tmp_path / "refused.ndjson"
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    result = CliRunner().invoke(main, ["import", str(commands), "--refusals", str(report)], env=env)
+    assert result.exit_code == 0, result.output
+    refusal = json.loads(report.read_text(encoding="utf-8"))
+    assert (refusal["line"], refusal["code"]) == (1, "organization-not-found")
+
+
+def test_import_stops_at_a_malformed_line_and_says_where_to_resume(tmp_path: Path) -> None:
+    """A line that is not a command stops the import with exit status 1 and the line to start again from."""
+    commands = tmp_path / "commands.ndjson"
+    commands.write_text("{broken\n", encoding="utf-8")
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    result = CliRunner().invoke(main, ["import", str(commands)], env=env)
+    assert result.exit_code == 1
+    assert "--start-line 1" in result.output
