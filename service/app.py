@@ -27,7 +27,7 @@ from service.metrics import Metrics
 from service.problems import BodySizeLimit, CatchAll, install_problem_handlers
 from service.routes import events, health, members, organizations, reports, tokens, webhooks
 from service.settings import Settings
-from service.sql import SqlStore
+from service.sql import SqlStore, conninfo
 from service.stream import LogWatcher
 from service.webhooks import DeliveryPolicy, Dispatcher, WebhookStore
 
@@ -88,10 +88,7 @@ def listen_connection(settings: Settings) -> Callable[[], Any] | None:
     def connect() -> Any:
         import psycopg
 
-        return psycopg.connect(
-            host=db.host, port=db.port, user=db.user, password=db.password, dbname=db.dbname,
-            autocommit=True, connect_timeout=settings.postgres_connect_timeout,
-        )
+        return psycopg.connect(conninfo(db, settings.postgres_connect_timeout), autocommit=True)
 
     return connect
 

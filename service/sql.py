@@ -37,6 +37,21 @@ class Cursor:
         return None if row is None else tuple(row)
 
 
+def conninfo(database: Database, connect_timeout: float) -> str:
+    """The libpq connection string of a PostgreSQL database."""
+    # Imported here: a SQLite deployment never needs the PostgreSQL driver loaded.
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(
+        host=database.host,
+        port=database.port,
+        user=database.user,
+        password=database.password,
+        dbname=database.dbname,
+        connect_timeout=int(connect_timeout),
+    )
+
+
 class SqlStore:
     """Connections to the service's database: a new one per transaction on SQLite, a pool on PostgreSQL."""
 
@@ -46,19 +61,11 @@ class SqlStore:
         self.pool: Any = None
         if self.postgres:
             # Imported here: a SQLite deployment never needs the PostgreSQL driver loaded.
-            from psycopg.conninfo import make_conninfo
             from psycopg_pool import ConnectionPool
 
-            conninfo = make_conninfo(
-                host=database.host,
-                port=database.port,
-                user=database.user,
-                password=database.password,
-                dbname=database.dbname,
-                connect_timeout=int(connect_timeout),
-            )
             self.pool = ConnectionPool(
-                conninfo, min_size=1, max_size=pool_size, timeout=connect_timeout, open=False
+                conninfo(database, connect_timeout), min_size=1, max_size=pool_size, timeout=connect_timeout,
+                open=False,
             )
 
     def open(self) -> None:
