@@ -160,7 +160,11 @@ def demo() -> None:
 
 @main.command()
 def generate(
-    out: Annotated[str, typer.Argument(help="File to write: NDJSON commands (compressed when it ends in .gz)")],
+    out: Annotated[
+        str | None,
+        typer.Argument(help="File to write: NDJSON commands, compressed when it ends in .gz "
+                       "[default: country-SCALE-seedSEED.ndjson.gz]"),
+    ] = None,
     scale: Annotated[float, typer.Option(help="Size of the country; 1.0 is 5.6 million members", min=0.0001, max=2)] = 0.01,
     seed: Annotated[int, typer.Option(help="The same scale and seed always give the same file")] = 1,
 ) -> None:
@@ -168,6 +172,8 @@ def generate(
     from service.synthetic import generate as generate_history
     from service.synthetic import open_text
 
+    if out is None:
+        out = f"country-{scale:g}-seed{seed}.ndjson.gz"
     started = time.perf_counter()
     with open_text(out, "w") as output, Progress(
         TextColumn("Generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from service.cli import main
@@ -50,3 +52,14 @@ def test_import_stops_at_a_malformed_line_and_says_where_to_resume(tmp_path: Pat
     result = CliRunner().invoke(main, ["import", str(commands)], env=env)
     assert result.exit_code == 1
     assert "--start-line 1" in result.output
+
+
+def test_generate_without_a_file_names_one_after_scale_and_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dangvien generate --scale S` alone writes `country-S-seedN.ndjson.gz` in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["generate", "--scale", "0.0002"])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "country-0.0002-seed1.ndjson.gz"
+    with gzip.open(written, "rt", encoding="utf-8") as f:
+        assert sum(1 for _ in f) > 100
+    assert str(written.name) in result.output
