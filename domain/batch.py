@@ -47,6 +47,11 @@ class Batch:
         self.aggregates[aggregate.id] = aggregate
         self._touched.setdefault(aggregate.id, 0 if aggregate.version > len(aggregate.pending_events) else -1)
 
+    def warm(self, aggregate: Any) -> None:
+        """Keep a stream loaded ahead of the commands that will need it (no command touched it)."""
+        self.absent.discard(aggregate.id)
+        self.aggregates[aggregate.id] = aggregate
+
     def record(self, *aggregates: Any) -> None:
         """The running command finished with these streams, in the order their events are saved."""
         for aggregate in aggregates:

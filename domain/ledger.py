@@ -17,8 +17,8 @@ from datetime import date
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
 from domain import errors, rules
@@ -176,41 +176,53 @@ class Ledger(Application):
             self.snapshots.put(due)
 
     def prefetch_people(self, national_ids: Iterable[str]) -> None:
-        """Inside a batch: learn in one query which of these people were never admitted, so that
-        the commands that admit them do not each ask the store."""
+        """Inside a batch: load these people's registry streams in one query, and learn which
+        were never admitted, so that the batch's commands do not each ask the store."""
         batch = self._batch
         if batch is None:
             return
-        wanted = {person_id(n) for n in national_ids} - batch.aggregates.keys()
-        if wanted:
-            batch.absent.update(wanted - self._existing_streams(wanted))
+        wanted = {person_id(n) for n in national_ids} - batch.aggregates.keys() - batch.absent
+        if not wanted:
+            return
+        streams = self._read_streams(wanted)
+        for aggregate_id in wanted:
+            stored = streams.get(aggregate_id)
+            if stored is None:
+                batch.absent.add(aggregate_id)
+            else:
+                batch.warm(project_aggregate(None, map(self.mapper.to_domain_event, stored)))
 
-    def _existing_streams(self, ids: set[UUID]) -> set[UUID]:
-        """Which of these streams have events, asked in a few queries."""
+    def _read_streams(self, ids: set[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """The stored events of these streams, each in order, read in a few queries."""
         recorder: Any = self.recorder
         datastore = recorder.datastore
-        found: set[UUID] = set()
+        streams: dict[UUID, list[StoredEvent]] = {}
+        columns = "originator_id, originator_version, topic, state"
         if type(datastore).__name__.startswith("Postgres"):
             table = f'"{datastore.schema}"."{recorder.events_table_name}"'
+            statement = f"SELECT {columns} FROM {table} WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
             with datastore.transaction(commit=False) as cursor:
-                cursor.execute(
-                    f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id = ANY(%s)", (list(ids),)
-                )
+                cursor.execute(statement, (list(ids),))
                 for row in cursor.fetchall():
-                    value = row["originator_id"]
-                    found.add(value if isinstance(value, UUID) else UUID(str(value)))
-            return found
+                    found = row["originator_id"]
+                    found = found if isinstance(found, UUID) else UUID(str(found))
+                    streams.setdefault(found, []).append(
+                        StoredEvent(found, row["originator_version"], row["topic"], bytes(row["state"]))
+                    )
+            return streams
         ordered = list(ids)
         for start in range(0, len(ordered), 500):
             chunk = ordered[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+            statement = (
+                f"SELECT {columns} FROM {recorder.events_table_name} WHERE originator_id IN "
+                f"({','.join('?' * len(chunk))}) ORDER BY originator_id, originator_version"
+            )
             with datastore.transaction(commit=False) as cursor:
-                cursor.execute(
-                    f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} WHERE originator_id IN ({marks})",
-                    [i.hex for i in chunk],
-                )
-                found.update(UUID(row[0]) for row in cursor.fetchall())
-        return found
+                cursor.execute(statement, [i.hex for i in chunk])
+                for row in cursor.fetchall():
+                    found = UUID(row[0])
+                    streams.setdefault(found, []).append(StoredEvent(found, row[1], row[2], bytes(row[3])))
+        return streams
 
     def _stored(self, aggregate_id: UUID) -> Any | None:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -133,8 +135,11 @@ _ORGANIZATION_IDS = uuid5(NAMESPACE_URL, "https://dangvien.vn/ids/organization")
 _PERSON_IDS = uuid5(NAMESPACE_URL, "https://dangvien.vn/ids/person")
 
 
+@functools.lru_cache(maxsize=1 << 19)
 def organization_id(code: str) -> UUID:
-    """The stream id of the organization with this code (codes are never reused)."""
+    """The stream id of the organization with this code (codes are never reused).
+
+    Remembered: every command names organizations, and the country has a few hundred thousand."""
     return uuid5(_ORGANIZATION_IDS, code)
 
 

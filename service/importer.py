@@ -591,6 +591,17 @@ class Source:
 # --- importing ------------------------------------------------------------------------------------
 
 
+def national_ids_named(rows: list[Row]) -> Iterator[str]:
+    """The national IDs of the people a batch admits or names."""
+    for _line, _label, steps in rows:
+        for name, parsed in steps:
+            if name == "admit":
+                yield parsed.person.national_id  # type: ignore[attr-defined]
+            member = getattr(parsed, "member", None)
+            if member is not None and member.national_id is not None:
+                yield member.national_id
+
+
 def import_file(
     ledger: Ledger,
     path: str | Path,
@@ -636,10 +647,8 @@ def import_file(
 
     def apply(rows: list[Row]) -> None:
         nonlocal pending_applied
-        # People admitted in this batch are mostly new: learn which in one query, not one each.
-        ledger.prefetch_people(
-            parsed.person.national_id for _, _, steps in rows for name, parsed in steps if name == "admit"
-        )
+        # The people the batch names, loaded (or known to be new) in one query rather than one each.
+        ledger.prefetch_people(national_ids_named(rows))
         for line, _label, steps in rows:
             summary.lines = line
             for name, parsed in steps:
