@@ -18,9 +18,20 @@ from uuid import UUID
 class Batch:
     """Working copies of streams, the events each command added, and their order."""
 
-    def __init__(self, reload: Callable[[UUID], Any | None], keep_warm: int = 20_000) -> None:
+    def __init__(
+        self,
+        reload: Callable[[UUID], Any | None],
+        keep_warm: int = 20_000,
+        keep_organizations: int = 0,
+        is_organization: Callable[[Any], bool] = lambda aggregate: False,
+    ) -> None:
         self.reload = reload
+        # How many streams stay in memory between flushes: `keep_warm` of the many small ones
+        # (people) and, apart, `keep_organizations` of the few busy ones, which the stream of
+        # people passing through must not push out.
         self.keep_warm = keep_warm
+        self.keep_organizations = keep_organizations
+        self.is_organization = is_organization
         self.aggregates: OrderedDict[UUID, Any] = OrderedDict()
         self.committed: dict[UUID, int] = {}
         self.events: list[Any] = []
@@ -101,11 +112,19 @@ class Batch:
         self.committed.clear()
         self.events = []
         self.absent.clear()
-        leaving = []
-        while len(self.aggregates) > self.keep_warm:
-            aggregate_id, aggregate = self.aggregates.popitem(last=False)
-            if self.gained.pop(aggregate_id, 0):
-                leaving.append(aggregate)
+        leaving: list[Any] = []
+        if len(self.aggregates) > self.keep_warm + self.keep_organizations:
+            # Down to nine tenths of each budget, so that this pass over the streams held comes
+            # only every so many flushes.
+            organizations, others = [], []
+            for aggregate_id, aggregate in self.aggregates.items():  # least recently used first
+                (organizations if self.is_organization(aggregate) else others).append(aggregate_id)
+            for ids, budget in ((organizations, self.keep_organizations), (others, self.keep_warm)):
+                if len(ids) > budget:
+                    for aggregate_id in ids[: len(ids) - budget * 9 // 10]:
+                        aggregate = self.aggregates.pop(aggregate_id)
+                        if self.gained.pop(aggregate_id, 0):
+                            leaving.append(aggregate)
         return leaving
 
     def changed(self) -> list[Any]:

@@ -138,13 +138,15 @@ class Ledger(Application):
     # --- batches of commands ----------------------------------------------------------------------
 
     @contextmanager
-    def batch(self, keep_warm: int = 20_000) -> Iterator[Ledger]:
+    def batch(self, keep_warm: int = 20_000, keep_organizations: int = 20_000) -> Iterator[Ledger]:
         """Run many commands and save them in one transaction (call `flush` to save along the way).
 
         Every command is checked as usual; a refused one raises and leaves the batch as it was.
         What is not flushed when the block raises is dropped.
         """
-        self._batch = batch = Batch(self._stored, keep_warm)
+        self._batch = batch = Batch(
+            self._stored, keep_warm, keep_organizations, lambda aggregate: isinstance(aggregate, Organization)
+        )
         try:
             yield self
             self.flush()

@@ -74,6 +74,9 @@ RECORDED_BY = "import"
 # Streams kept in memory between batches (a few kB each): a history in date order comes back to a
 # cell or a person months later, and every stream not kept costs two queries to load again.
 KEEP_WARM = 100_000
+# Organizations kept in memory apart from the people, so that people passing through do not push
+# them out: a province's whole tree at least (the country has about 325,000).
+KEEP_ORGANIZATIONS = 50_000
 
 
 class Malformed(Exception):
@@ -664,7 +667,7 @@ def import_file(
         save()
 
     try:
-        with ledger.batch(keep_warm=keep_warm):
+        with ledger.batch(keep_warm=keep_warm, keep_organizations=KEEP_ORGANIZATIONS):
             # A batch is read whole before it is applied: a malformed line drops it before any of
             # it runs, and the people it admits are looked up together.
             rows: list[Row] = []
