@@ -154,6 +154,11 @@ class Ledger(Application):
         finally:
             self._batch = None
 
+    @property
+    def pending_events(self) -> int:
+        """Events the running batch holds that are not saved yet."""
+        return len(self._batch.events) if self._batch is not None else 0
+
     def flush(self) -> int:
         """Save the batch's events in the order they were recorded; return the last position."""
         batch = self._batch

@@ -74,6 +74,9 @@ RECORDED_BY = "import"
 # Streams kept in memory between batches (a few kB each): a history in date order comes back to a
 # cell or a person months later, and every stream not kept costs two queries to load again.
 KEEP_WARM = 100_000
+# A transaction is saved early once it holds this many events, or this many restructurings.
+MAX_PENDING_EVENTS = 5_000
+MAX_PENDING_RESTRUCTURINGS = 20
 # Organizations kept in memory apart from the people, so that people passing through do not push
 # them out: a province's whole tree at least (the country has about 325,000).
 KEEP_ORGANIZATIONS = 50_000
@@ -652,6 +655,7 @@ def import_file(
         nonlocal pending_applied
         # The people the batch names, loaded (or known to be new) in one query rather than one each.
         ledger.prefetch_people(national_ids_named(rows))
+        restructurings = 0
         for line, _label, steps in rows:
             summary.lines = line
             for name, parsed in steps:
@@ -664,6 +668,12 @@ def import_file(
                     # Not the Charter's refusal but a fault: stop, dropping the batch, and say where.
                     raise ImportFailed(f"line {line} ({name}): {failure!r}") from failure
                 pending_applied += 1
+                restructurings += name == "restructure"
+            # Restructurings carry whole rosters: a run of them (the 2025 reform) would make one
+            # transaction of hundreds of megabytes, on which psycopg's pipeline mode can hang.
+            if ledger.pending_events >= MAX_PENDING_EVENTS or restructurings >= MAX_PENDING_RESTRUCTURINGS:
+                save()
+                restructurings = 0
         save()
 
     try:
