@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import secrets
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -13,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+
+from tests.pgserver import PostgresServer, drop_database
 
 
 @contextmanager
@@ -24,8 +25,6 @@ def postgres_database(server_url: str | None) -> Iterator[tuple[str, str]]:
     with ExitStack() as stack:
         origin = "DANGVIEN_DATABASE_URL"
         if server_url is None:
-            from tests.pgserver import PostgresServer
-
             server = stack.enter_context(PostgresServer())
             server_url = server.url
             origin = "throw-away local server (fsync, synchronous_commit and full_page_writes off)"
@@ -36,21 +35,6 @@ def postgres_database(server_url: str | None) -> Iterator[tuple[str, str]]:
             yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}")), origin
         finally:
             drop_database(server_url, name)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    """Drop a database, waiting for the server's own workers (autovacuum) that may still be in it."""
-    statement = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-    for attempt in range(30):
-        try:
-            with psycopg.connect(server_url, autocommit=True) as maintenance:
-                maintenance.execute(statement)
-            return
-        except psycopg.errors.InsufficientPrivilege:
-            # FORCE may not end a superuser's backend (an autovacuum worker); it leaves soon.
-            if attempt == 29:
-                raise
-            time.sleep(1)
 
 
 def _read(path: str) -> str:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -177,6 +178,22 @@ def temporary_database(server_url: str) -> Iterator[str]:
     try:
         yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
     finally:
-        statement = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
-        with psycopg.connect(server_url, autocommit=True) as maintenance:
-            maintenance.execute(statement)
+        drop_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str, attempts: int = 30) -> None:
+    """Drop a database, waiting for the server's own workers (autovacuum) that may still be in it."""
+    import psycopg
+    from psycopg import sql
+
+    statement = sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(server_url, autocommit=True) as maintenance:
+                maintenance.execute(statement)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            # FORCE cannot end a superuser's backend (an autovacuum worker), which leaves soon.
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
