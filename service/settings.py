@@ -184,6 +184,8 @@ class Settings(BaseSettings):
         # committing in order (see shared/EVENTSOURCING-NOTES.md).
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's recorder, copying large batches (imports) instead of inserting them.
+            "APPLICATION_RECORDER_TOPIC": "service.recorder:LedgerRecorder",
             "POSTGRES_DBNAME": db.dbname,
             "POSTGRES_HOST": db.host,
             "POSTGRES_PORT": str(db.port),

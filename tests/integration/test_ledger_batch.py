@@ -6,11 +6,14 @@ from datetime import date
 
 import pytest
 from eventsourcing.application import Repository
+from eventsourcing.persistence import IntegrityError
 
 from domain import errors
 from domain.ledger import Ledger
 from domain.values import Kind, TransferKind
+from service.recorder import COPY_FROM
 from tests.builders import CLERK, Tree, admit, decision, found, person, stream
+from tests.ledger_env import ledger_env
 
 
 def test_a_batch_saves_its_commands_in_the_order_they_were_recorded(ledger: Ledger, tree: Tree) -> None:
@@ -107,3 +110,35 @@ def test_people_known_new_to_a_batch_are_still_checked_against_earlier_batches(
         with pytest.raises(errors.AlreadyAMember):
             ledger.admit(tree.cell_b, candidate, date(2022, 3, 15), decision(), CLERK)
     assert ledger.person(candidate.national_id).organization == tree.cell_a
+
+
+def test_a_large_batch_gets_the_positions_the_store_gave_its_events(ledger: Ledger, tree: Tree) -> None:
+    """A batch past the bulk-write threshold (copied, on PostgreSQL) reports the last position of
+    the log, and every event is in the log in command order under consecutive positions."""
+    before = ledger.recorder.max_notification_id() or 0
+    with ledger.batch():
+        admitted = [admit(ledger, tree.cell_a)[0] for _ in range(COPY_FROM)]
+        position = ledger.flush()
+    assert position == ledger.recorder.max_notification_id() == before + 2 * COPY_FROM
+    notifications = ledger.recorder.select_notifications(start=before, limit=3 * COPY_FROM, inclusive_of_start=False)
+    assert [n.id for n in notifications] == list(range(before + 1, position + 1))
+    cell = ledger.organization(tree.cell_a)
+    admissions = [ledger.mapper.to_domain_event(n) for n in notifications if n.originator_id == cell.id]
+    assert [e.member_id for e in admissions] == [a.member_id for a in admitted]
+
+
+def test_a_large_batch_that_collides_with_another_writer_records_nothing(
+    ledger: Ledger, tree: Tree, database_url: str
+) -> None:
+    """When another writer saved one of the batch's streams first, the whole batch is refused
+    as a conflict and none of its events is stored."""
+    with pytest.raises(IntegrityError), ledger.batch():
+        for _ in range(COPY_FROM):
+            admit(ledger, tree.cell_b)
+        before = ledger.recorder.max_notification_id()
+        other = Ledger(ledger_env(database_url))
+        try:
+            admit(other, tree.cell_b)
+        finally:
+            other.close()
+    assert ledger.recorder.max_notification_id() == before + 2
