@@ -47,7 +47,7 @@ class EventReader:
     def __init__(self, recorder: Any, mapper: Any) -> None:
         self.recorder = recorder
         self.mapper = mapper
-        self.postgres = type(self.recorder).__name__.startswith("Postgres")
+        self.postgres = type(recorder.datastore).__name__.startswith("Postgres")
 
     def at(self, positions: Sequence[int]) -> list[tuple[int, Any]]:
         """The decoded events at these positions, in position order."""

@@ -38,6 +38,8 @@ from projections.tree import Tree
 APPLICATION = Ledger.name
 
 ORGANIZATION_MEASURE = schema.ORGANIZATION_MEASURE
+TRANSFERRED_IN = (schema.MEASURE_INDEX["transferred_in"],)
+TRANSFERRED_OUT = (schema.MEASURE_INDEX["transferred_out"],)
 
 
 def age_band(age: int) -> str:
@@ -273,29 +275,35 @@ class Batch:
 
     # --- facts and their attribution ---------------------------------------------------------------
 
-    def add_flow(self, org: int, day: str, measures: Iterable[str], k: int) -> None:
-        for grain, bucket in (("d", day), ("m", day[:7])):
-            vector = self.flows.get((org, grain, bucket))
+    def add_flow(self, org: int, day: str, indices: Sequence[int], k: int) -> None:
+        """Add `k` to the measures at `indices` of the organization's day, month (and year) buckets."""
+        flows = self.flows
+        keys = [(org, "d", day), (org, "m", day[:7])]
+        if self.tree.nodes[org].kind in schema.YEARLY_KINDS:
+            keys.append((org, "y", day[:4]))
+        for key in keys:
+            vector = flows.get(key)
             if vector is None:
-                vector = self.flows[(org, grain, bucket)] = [0] * len(schema.MEASURES)
-            for measure in measures:
-                vector[schema.MEASURE_INDEX[measure]] += k
+                vector = flows[key] = [0] * len(schema.MEASURES)
+            for i in indices:
+                vector[i] += k
 
     def attribute(self, fact: Fact, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) a fact's figures at every organization it concerns."""
         tree = self.tree
         if fact.kind == "at":
             assert fact.node is not None
+            indices = [schema.MEASURE_INDEX[m] for m in fact.measures]
             for org in tree.path_at(fact.node, fact.day):
-                self.add_flow(org, fact.day, fact.measures, sign * fact.k)
+                self.add_flow(org, fact.day, indices, sign * fact.k)
         elif fact.kind == "transfer":
             assert fact.src is not None and fact.dst is not None
             source = tree.path_at(fact.src, fact.day)
             destination = tree.path_at(fact.dst, fact.day)
             for org in set(source) - set(destination):
-                self.add_flow(org, fact.day, ("transferred_out",), sign * fact.k)
+                self.add_flow(org, fact.day, TRANSFERRED_OUT, sign * fact.k)
             for org in set(destination) - set(source):
-                self.add_flow(org, fact.day, ("transferred_in",), sign * fact.k)
+                self.add_flow(org, fact.day, TRANSFERRED_IN, sign * fact.k)
         elif sign < 0:
             self.sides.pop(fact.fact_id, None)
             self.cleared_sides.add(fact.fact_id)
@@ -449,6 +457,13 @@ class Projector:
             self.reload()
             raise
         return notifications[-1].id
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics of the read models, after a bulk load such as a rebuild:
+        until the server's own autovacuum gets to it, queries are planned for empty tables."""
+        with self.db.transaction() as cur:
+            for table in schema.TABLES:
+                cur.execute(f"ANALYZE {table}")
 
     def rebuild_tables(self) -> None:
         """Empty every read model and forget the tracking position, ready to replay."""

@@ -502,6 +502,7 @@ def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) 
         done += len(notifications)
         if progress is not None:
             progress(done, head)
+    projector.analyze()
     return done, time.perf_counter() - started
 
 

@@ -27,46 +27,87 @@ def _month_end(day: date) -> date:
     return add_months(day.replace(day=1), 1) - timedelta(days=1)
 
 
-def bucket_condition(start: date, end: date) -> tuple[str, list[str]]:
-    """SQL selecting exactly the buckets that cover the days from `start` to `end`, inclusive."""
+ONE_DAY = timedelta(days=1)
+Range = tuple[str, str, str]  # (grain, first bucket, last bucket), inclusive
+
+
+def bucket_ranges(start: date, end: date, years: bool) -> list[Range]:
+    """The fewest buckets covering exactly the days from `start` to `end`, inclusive: whole years
+    (where the organization keeps them), then whole months, then single days at the edges."""
     if end < start:
+        return []
+    if years:
+        first = start if (start.month, start.day) == (1, 1) else date(start.year + 1, 1, 1)
+        last = end if (end.month, end.day) == (12, 31) else date(end.year - 1, 12, 31)
+        if first <= last:
+            return [
+                *bucket_ranges(start, first - ONE_DAY, False),
+                ("y", str(first.year), str(last.year)),
+                *bucket_ranges(last + ONE_DAY, end, False),
+            ]
+    first = start if start.day == 1 else add_months(start.replace(day=1), 1)
+    last = end if end == _month_end(end) else end.replace(day=1) - ONE_DAY
+    if first > last:
+        return [("d", start.isoformat(), end.isoformat())]
+    edges = [("d", start.isoformat(), (first - ONE_DAY).isoformat())] if start < first else []
+    if end > last:
+        edges.append(("d", (last + ONE_DAY).isoformat(), end.isoformat()))
+    return [("m", first.isoformat()[:7], last.isoformat()[:7]), *edges]
+
+
+def bucket_condition(start: date, end: date, years: bool = False) -> tuple[str, list[str]]:
+    """SQL selecting exactly the buckets that cover the days from `start` to `end`, inclusive."""
+    ranges = bucket_ranges(start, end, years)
+    if not ranges:
         return "1 = 0", []
-    parts: list[str] = []
-    params: list[str] = []
-    first_full = start if start.day == 1 else add_months(start.replace(day=1), 1)
-    last_full_end = end if end == _month_end(end) else end.replace(day=1) - timedelta(days=1)
-    if first_full <= last_full_end:
-        parts.append("(grain = 'm' AND bucket >= ? AND bucket <= ?)")
-        params += [first_full.isoformat()[:7], last_full_end.isoformat()[:7]]
-        if start < first_full:
-            parts.append("(grain = 'd' AND bucket >= ? AND bucket < ?)")
-            params += [start.isoformat(), first_full.isoformat()]
-        if end > last_full_end:
-            parts.append("(grain = 'd' AND bucket > ? AND bucket <= ?)")
-            params += [last_full_end.isoformat(), end.isoformat()]
-    else:
-        parts.append("(grain = 'd' AND bucket >= ? AND bucket <= ?)")
-        params += [start.isoformat(), end.isoformat()]
-    return "(" + " OR ".join(parts) + ")", params
+    condition = " OR ".join("(grain = ? AND bucket >= ? AND bucket <= ?)" for _ in ranges)
+    return f"({condition})", [value for r in ranges for value in r]
 
 
 EPOCH = date(1930, 1, 1)  # The Party was founded on 3 February 1930: nothing is recorded before.
+# What an opening balance needs of the flows before a period: the headcount and the organizations.
+BALANCE_MEASURES = INCREASES + DECREASES + schema.ORGANIZATION_COUNTS
 
 
-def sum_flows(cur: Cursor, keys: Sequence[int], start: date, end: date) -> dict[int, list[int]]:
-    """The measures of each organization, summed over the days from `start` to `end`."""
+def yearly(cur: Cursor, keys: Sequence[int]) -> set[int]:
+    """Those of the organizations whose flows are kept by year as well."""
+    if not keys:
+        return set()
+    kinds = ",".join("?" * len(schema.YEARLY_KINDS))
+    return {
+        key
+        for (key,) in cur.execute(
+            f"SELECT org_key FROM rm_org WHERE org_key IN ({','.join('?' * len(keys))}) AND kind IN ({kinds})",
+            [*keys, *sorted(schema.YEARLY_KINDS)],
+        ).all()
+    }
+
+
+def sum_flows(
+    cur: Cursor, keys: Sequence[int], start: date, end: date, measures: Sequence[str] = schema.MEASURES
+) -> dict[int, list[int]]:
+    """The measures of each organization, summed over the days from `start` to `end` (measures
+    not asked for are left at 0)."""
     totals = {key: [0] * len(schema.MEASURES) for key in keys}
     if not keys:
         return totals
-    condition, params = bucket_condition(start, end)
-    sums = ", ".join(f"SUM({c})" for c in schema.MEASURE_COLUMNS)
+    by_year = yearly(cur, keys)
+    groups = [(sorted(by_year), True), (sorted(set(keys) - by_year), False)]
+    conditions, params = [], []
+    for group, years in groups:
+        if group:
+            condition, bounds = bucket_condition(start, end, years)
+            conditions.append(f"(org_key IN ({','.join('?' * len(group))}) AND {condition})")
+            params += [*group, *bounds]
+    sums = ", ".join(f"SUM({schema.column(m)})" for m in measures)
     rows = cur.execute(
-        f"SELECT org_key, {sums} FROM rm_flow WHERE org_key IN ({','.join('?' * len(keys))}) "
-        f"AND {condition} GROUP BY org_key",
-        [*keys, *params],
+        f"SELECT org_key, {sums} FROM rm_flow WHERE {' OR '.join(conditions)} GROUP BY org_key", params
     ).all()
+    index = [schema.MEASURE_INDEX[m] for m in measures]
     for row in rows:
-        totals[row[0]] = [int(v or 0) for v in row[1:]]
+        vector = totals[row[0]]
+        for i, value in zip(index, row[1:]):
+            vector[i] = int(value or 0)
     return totals
 
 
@@ -153,7 +194,7 @@ def _net(vector: list[int]) -> int:
 def figures(cur: Cursor, keys: Sequence[int], start: date, end: date) -> dict[int, dict[str, Any]]:
     """Form 1 and Form 2 figures of each organization's subtree from `start` to `end`."""
     index = schema.MEASURE_INDEX
-    before = sum_flows(cur, keys, EPOCH, start - timedelta(days=1))
+    before = sum_flows(cur, keys, EPOCH, start - timedelta(days=1), BALANCE_MEASURES)
     during = sum_flows(cur, keys, start, end)
     moved = moves(cur, keys, end)
     result: dict[int, dict[str, Any]] = {}

@@ -29,6 +29,10 @@ ORGANIZATION_MEASURE = {
     "grassroots_cell": "grassroots_cells",
     "cell": "cells_under_committees",
 }
+# Organizations whose flows are also kept by year: those above grassroots, where every month has
+# facts, so that an opening balance sums a few dozen years rather than every month since 1930.
+# Below them an organization has rows only for the days and months it had facts in.
+YEARLY_KINDS = frozenset({"central", "provincial", "upper_grassroots"})
 AGE_BANDS = ("18-30", "31-35", "36-40", "41-45", "46-50", "51-55", "56-60", "over_60")
 EDUCATION = ("primary", "lower_secondary", "upper_secondary", "unknown")
 PROFESSIONAL_LEVELS = ("none", "vocational", "college", "university", "master", "doctorate", "unknown")

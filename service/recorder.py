@@ -21,7 +21,7 @@ from psycopg.errors import InterfaceError, OperationalError
 COPY_FROM = 200
 
 
-class LedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
     """`PostgresApplicationRecorder`, copying large writes instead of inserting them."""
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

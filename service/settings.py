@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             # The library's recorder, copying large batches (imports) instead of inserting them.
-            "APPLICATION_RECORDER_TOPIC": "service.recorder:LedgerRecorder",
+            "APPLICATION_RECORDER_TOPIC": "service.recorder:PostgresLedgerRecorder",
             "POSTGRES_DBNAME": db.dbname,
             "POSTGRES_HOST": db.host,
             "POSTGRES_PORT": str(db.port),
