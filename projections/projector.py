@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.utils import resolve_topic
 
 from domain.ledger import Ledger
 from domain.organization import Organization
@@ -88,9 +89,12 @@ def to_json(value: Any) -> Any:
 
 
 def member_ids(events: Iterable[Any]) -> list[str]:
-    """The members the events are about."""
+    """The members the events are about, but for those the read models cannot know yet: a first
+    admission makes a new member (a readmission keeps the member id, and counts more than one)."""
     found = []
     for event in events:
+        if isinstance(event, Organization.MemberAdmitted) and event.admissions == 1:
+            continue
         member_id = getattr(event, "member_id", None)
         if member_id is not None:
             found.append(str(member_id))
@@ -218,6 +222,11 @@ class Batch:
         if state is None:
             self.preload([key])
             state = self.members[key]
+        return state
+
+    def new_member(self, member_id: UUID) -> MemberState:
+        """The state of a member admitted for the first time, who has no rows yet."""
+        state = self.members[str(member_id)] = MemberState(row={}, new=True)
         return state
 
     def preload(self, member_ids: Iterable[str]) -> None:
@@ -408,6 +417,7 @@ class Projector:
         self.recorder = db.recorder
         self.tree = Tree()
         self._fact_id = 0
+        self._projected_topics: dict[str, bool] = {}
         self.create_tables()
         self.reload()
 
@@ -436,16 +446,34 @@ class Projector:
         self._fact_id += 1
         return self._fact_id
 
-    def process(self, notifications: Sequence[Notification]) -> int:
-        """Apply a batch of notifications in one transaction; return the last position applied."""
+    def decode(self, notifications: Sequence[Notification]) -> list[tuple[int, Organization.Event]]:
+        """The organizations' events among the notifications, decoded; the registry's are not
+        projected, so they are not decoded either."""
+        projected = self._projected_topics
+        events = []
+        for notification in notifications:
+            topic = notification.topic
+            wanted = projected.get(topic)
+            if wanted is None:
+                wanted = projected[topic] = issubclass(resolve_topic(topic), Organization.Event)
+            if wanted:
+                events.append((notification.id, self.ledger.mapper.to_domain_event(notification)))
+        return events
+
+    def process(
+        self,
+        notifications: Sequence[Notification],
+        events: list[tuple[int, Organization.Event]] | None = None,
+    ) -> int:
+        """Apply a batch of notifications in one transaction; return the last position applied.
+
+        `events` are the notifications already decoded (`decode`), when another thread did it.
+        """
         if not notifications:
             return self.position()
         try:
-            events = [
-                (n.id, event)
-                for n in notifications
-                if isinstance(event := self.ledger.mapper.to_domain_event(n), Organization.Event)
-            ]
+            if events is None:
+                events = self.decode(notifications)
             with self.db.transaction() as cur:
                 batch = Batch(self, cur)
                 batch.preload(member_ids(event for _, event in events))
@@ -588,7 +616,7 @@ class Projector:
     # Members.
 
     def _MemberAdmitted(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
-        state = batch.member(event.member_id)
+        state = batch.new_member(event.member_id) if event.admissions == 1 else batch.member(event.member_id)
         person: PersonProfile = event.person
         state.row.update(
             member_id=str(event.member_id),

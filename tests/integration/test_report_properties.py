@@ -183,9 +183,12 @@ def check_restated_balances(read_models: ReadModels, root: str, periods: list[tu
 
 
 def dump(read_models: ReadModels) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table, in a stable order."""
+    """Every row of every read-model table, in a stable order; a bucket whose figures came back
+    to nothing is the same as no bucket."""
     with read_models.db.transaction(commit=False) as cur:
-        return {table: sorted(cur.execute(f"SELECT * FROM {table}").all(), key=repr) for table in TABLES}
+        tables = {table: sorted(cur.execute(f"SELECT * FROM {table}").all(), key=repr) for table in TABLES}
+    tables["rm_flow"] = [row for row in tables["rm_flow"] if any(row[3:])]
+    return tables
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -201,7 +204,9 @@ def test_balances_hold_at_every_level_and_rebuild_gives_the_same_read_models(
         for _ in range(data.draw(st.integers(10, 60))):
             history.step()
         read_models = ReadModels(url, ledger)
-        read_models.catch_up()
+        # Applied a few events at a time, as a runner following the commands would, so that events
+        # recorded late (effective before a change of the tree already applied) meet the read models.
+        read_models.catch_up(batch_size=data.draw(st.integers(1, 8)))
         periods = [
             tuple(sorted((day(data.draw(st.integers(0, DAYS))), day(data.draw(st.integers(0, DAYS))))))
             for _ in range(2)
