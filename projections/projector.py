@@ -12,7 +12,9 @@ attributed again, so the figures never depend on the order in which things were 
 
 from __future__ import annotations
 
+import bisect
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,11 +34,13 @@ from domain.values import (
     TransferKind,
     age_in_years,
 )
-from projections import schema
+from projections import reports, schema
 from projections.db import OPEN_END, Cursor, Database
-from projections.tree import Tree
+from projections.tree import Tree, day_before
 
 APPLICATION = Ledger.name
+
+log = logging.getLogger(__name__)
 
 ORGANIZATION_MEASURE = schema.ORGANIZATION_MEASURE
 TRANSFERRED_IN = (schema.MEASURE_INDEX["transferred_in"],)
@@ -198,6 +202,39 @@ FLOW_UPSERT = (
 )
 
 
+class MoveIndex:
+    """Every move of an organization in the tree, by organization and day.
+
+    A move carries its subtree's headcount and organizations as they were the day before, out of
+    the old ancestors and into the new. A fact recorded later but effective before the move, under
+    the moved organization, changes what the move carried: the index finds such moves.
+    """
+
+    def __init__(self) -> None:
+        self.facts: dict[int, tuple[int, str]] = {}
+        self.by_node_day: dict[tuple[int, str], list[int]] = {}
+        self.days: list[str] = []  # distinct days of moves, in order
+        self.eves: dict[str, str] = {}  # each such day's day before
+
+    def add(self, fact_id: int, node: int, day: str) -> None:
+        self.facts[fact_id] = (node, day)
+        self.by_node_day.setdefault((node, day), []).append(fact_id)
+        if day not in self.eves:
+            bisect.insort(self.days, day)
+            self.eves[day] = day_before(day)
+
+    def above(self, tree: Tree, node: int, since: str) -> list[int]:
+        """Moves on a day after `since` of the organization or of one above it the day before."""
+        found: list[int] = []
+        for day in self.days[bisect.bisect_right(self.days, since):]:
+            for org in tree.path_at(node, self.eves[day]):
+                found += self.by_node_day.get((org, day), ())
+        return found
+
+
+CARRIED_COLUMNS = ("fact_id", "headcount", *schema.ORGANIZATION_COUNTS)
+
+
 class Batch:
     """The changes one batch of events makes, written in one go at the end."""
 
@@ -213,6 +250,9 @@ class Batch:
         self.cleared_sides: set[int] = set()
         self.events: list[tuple[Any, ...]] = []
         self.paths_dirty: set[int] = set()
+        # Moves whose carried figures this batch may change, to compute again once it is written.
+        self.moves = projector.moves
+        self.moves_dirty: set[int] = set()
 
     # --- members ---------------------------------------------------------------------------------
 
@@ -300,6 +340,9 @@ class Batch:
     def attribute(self, fact: Fact, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) a fact's figures at every organization it concerns."""
         tree = self.tree
+        if self.moves.days and fact.day < self.moves.days[-1]:
+            for node in {fact.node, fact.src, fact.dst} - {None}:
+                self.moves_dirty.update(self.moves.above(tree, node, fact.day))
         if fact.kind == "at":
             assert fact.node is not None
             indices = [schema.MEASURE_INDEX[m] for m in fact.measures]
@@ -328,6 +371,10 @@ class Batch:
                dst: int | None = None, k: int = 1, measures: Sequence[str] = ()) -> None:
         fact = Fact(self.projector.next_fact_id(), position, day, kind, node, src, dst, k, tuple(measures))
         self.facts.append(fact)
+        if kind == "move":
+            assert node is not None
+            self.moves.add(fact.fact_id, node, day)
+            self.moves_dirty.add(fact.fact_id)
         self.attribute(fact, 1)
 
     def facts_touching(self, keys: set[int], since: str) -> list[Fact]:
@@ -354,11 +401,15 @@ class Batch:
         """Change the tree from `since`, attributing again every later fact under `moved`."""
         keys = self.tree.subtree_ever(moved, since)
         affected = self.facts_touching(keys, since)
+        # Later moves of the organizations above, before and after the change, carried a subtree
+        # that gains or loses this one.
+        self.moves_dirty.update(self.moves.above(self.tree, moved, since))
         for fact in affected:
             self.attribute(fact, -1)
         change()
         for fact in affected:
             self.attribute(fact, 1)
+        self.moves_dirty.update(self.moves.above(self.tree, moved, since))
         self.paths_dirty |= keys
 
     # --- writing -----------------------------------------------------------------------------------
@@ -405,6 +456,12 @@ class Batch:
         )
         if self.paths_dirty:
             self.tree.write_paths(cur, self.paths_dirty)
+        # Last, so that the counts read every row this batch wrote.
+        carried = []
+        for fact_id in sorted(self.moves_dirty):
+            headcount, organizations = reports.carried(cur, *self.moves.facts[fact_id])
+            carried.append((fact_id, headcount, *(organizations[m] for m in schema.ORGANIZATION_COUNTS)))
+        cur.executemany(_upsert("rm_carried", CARRIED_COLUMNS, ("fact_id",)), carried)
         self.projector.recorder._insert_tracking(cur.raw, tracking)  # type: ignore[attr-defined]
 
 
@@ -416,13 +473,44 @@ class Projector:
         self.db = db
         self.recorder = db.recorder
         self.tree = Tree()
+        self.moves = MoveIndex()
         self._fact_id = 0
         self._projected_topics: dict[str, bool] = {}
         self.create_tables()
+        self.check_version()
         self.reload()
 
     def create_tables(self) -> None:
         self.create_tables_in(self.db)
+
+    def check_version(self) -> None:
+        """Read models kept by another version of the projector are dropped and made again from
+        the events: they are disposable, and their shape or meaning may have changed."""
+        with self.db.transaction(commit=False) as cur:
+            stored = cur.execute("SELECT value FROM rm_meta WHERE name = 'version'").scalar()
+        if stored == str(schema.VERSION):
+            return
+        # Without a version, read models that got anywhere were kept before versions were.
+        outdated = stored is not None or self.position() > 0
+        if outdated:
+            log.warning("read models of version %s are dropped and rebuilt as version %s", stored, schema.VERSION)
+        with self.db.transaction() as cur:
+            if outdated:
+                for table in schema.TABLES:
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in schema.statements(self.db.postgres):
+                    cur.execute(statement)
+                self.forget_position(cur)
+            cur.execute(
+                "INSERT INTO rm_meta (name, value) VALUES ('version', ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (str(schema.VERSION),),
+            )
+
+    def forget_position(self, cur: Cursor) -> None:
+        """Forget how far the read models got: the runner starts again from the first event."""
+        table = "tracking" if not self.db.postgres else self.recorder.tracking_table_name  # type: ignore[attr-defined]
+        cur.execute(f"DELETE FROM {table} WHERE application_name = ?", (APPLICATION,))
 
     @staticmethod
     def create_tables_in(db: Database) -> None:
@@ -434,9 +522,14 @@ class Projector:
     def reload(self) -> None:
         """Read back the in-memory state (the tree, the fact counter) from the tables."""
         self.tree = Tree()
+        self.moves = MoveIndex()
         with self.db.transaction(commit=False) as cur:
             self.tree.load(cur)
             self._fact_id = cur.execute("SELECT MAX(fact_id) FROM rm_fact").scalar() or 0
+            for fact_id, node, day in cur.execute(
+                "SELECT fact_id, node_key, day FROM rm_fact WHERE kind = 'move' ORDER BY fact_id"
+            ).all():
+                self.moves.add(fact_id, node, day)
 
     def position(self) -> int:
         """The last notification applied to the read models."""
@@ -498,8 +591,7 @@ class Projector:
         with self.db.transaction() as cur:
             for table in schema.TABLES:
                 cur.execute(f"DELETE FROM {table}")
-            table = "tracking" if not self.db.postgres else self.recorder.tracking_table_name  # type: ignore[attr-defined]
-            cur.execute(f"DELETE FROM {table} WHERE application_name = ?", (APPLICATION,))
+            self.forget_position(cur)
         self.reload()
 
     # --- applying one event -----------------------------------------------------------------------

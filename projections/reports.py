@@ -159,30 +159,30 @@ def organizations_of_subtree(cur: Cursor, path: str, day: str) -> dict[str, int]
     return counts
 
 
+def carried(cur: Cursor, node: int, day: str) -> tuple[int, dict[str, int]]:
+    """What a move of `node` on `day` carried: its subtree's headcount and organizations the day before."""
+    before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    path = _path_on(cur, node, before)
+    if path is None:
+        return 0, dict.fromkeys(schema.ORGANIZATION_COUNTS, 0)
+    return headcount_of_subtree(cur, path, before), organizations_of_subtree(cur, path, before)
+
+
 def moves(cur: Cursor, keys: Sequence[int], end: date) -> dict[int, list[Move]]:
-    """Every move of an organization into or out of each subtree, up to `end`."""
+    """Every move of an organization into or out of each subtree, up to `end`, with what it carried."""
     found: dict[int, list[Move]] = {key: [] for key in keys}
     if not keys:
         return found
     rows = cur.execute(
-        f"SELECT org_key, day, node_key, sign FROM rm_move_side WHERE org_key IN ({','.join('?' * len(keys))}) "
-        "AND day <= ? ORDER BY day",
+        "SELECT s.org_key, s.day, s.node_key, s.sign, c.headcount, "
+        f"{', '.join('c.' + m for m in schema.ORGANIZATION_COUNTS)} "
+        "FROM rm_move_side s JOIN rm_carried c ON c.fact_id = s.fact_id "
+        f"WHERE s.org_key IN ({','.join('?' * len(keys))}) AND s.day <= ? ORDER BY s.day",
         [*keys, end.isoformat()],
     ).all()
-    carried: dict[tuple[int, str], tuple[int, dict[str, int]]] = {}
-    for org, day, node, sign in rows:
-        if (node, day) not in carried:
-            before = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-            path = _path_on(cur, node, before)
-            if path is None:
-                carried[(node, day)] = (0, dict.fromkeys(schema.ORGANIZATION_COUNTS, 0))
-            else:
-                carried[(node, day)] = (
-                    headcount_of_subtree(cur, path, before),
-                    organizations_of_subtree(cur, path, before),
-                )
-        headcount, organizations = carried[(node, day)]
-        found[org].append(Move(date.fromisoformat(day), node, sign, headcount, organizations))
+    for org, day, node, sign, headcount, *organizations in rows:
+        counts = dict(zip(schema.ORGANIZATION_COUNTS, organizations))
+        found[org].append(Move(date.fromisoformat(day), node, sign, headcount, counts))
     return found
 
 

@@ -68,12 +68,18 @@ def column(measure: str) -> str:
 MEASURE_COLUMNS = tuple(column(m) for m in MEASURES)
 
 
+# The version of the read models' shape and meaning. Change it with any change to what the tables
+# hold: read models of another version are dropped and made again from the events at start.
+VERSION = 2
+
+
 def statements(postgres: bool) -> list[str]:
     """CREATE statements for every read-model table, idempotent."""
     text_c = 'TEXT COLLATE "C"' if postgres else "TEXT"
     big = "BIGINT" if postgres else "INTEGER"
     measures = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in MEASURE_COLUMNS)
     return [
+        "CREATE TABLE IF NOT EXISTS rm_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         # The tree.
         f"""CREATE TABLE IF NOT EXISTS rm_org (
             org_key INTEGER PRIMARY KEY, code {text_c} NOT NULL UNIQUE, stream_id TEXT NOT NULL UNIQUE,
@@ -136,6 +142,12 @@ def statements(postgres: bool) -> list[str]:
             org_key INTEGER NOT NULL, fact_id {big} NOT NULL, day TEXT NOT NULL, node_key INTEGER NOT NULL,
             sign INTEGER NOT NULL, PRIMARY KEY (org_key, fact_id))""",
         "CREATE INDEX IF NOT EXISTS rm_move_side_by_fact ON rm_move_side (fact_id)",
+        # What each move of an organization carried: its subtree's headcount and organizations the
+        # day before the move, kept up to date as facts recorded later change that day's figures.
+        f"""CREATE TABLE IF NOT EXISTS rm_carried (
+            fact_id {big} PRIMARY KEY, headcount INTEGER NOT NULL,
+            grassroots_committees INTEGER NOT NULL, grassroots_cells INTEGER NOT NULL,
+            cells_under_committees INTEGER NOT NULL)""",
     ]
 
 
@@ -153,4 +165,5 @@ TABLES = (
     "rm_fact",
     "rm_flow",
     "rm_move_side",
+    "rm_carried",
 )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from domain.ledger import Ledger
 from domain.values import Kind, RemovalReason, TransferKind
-from projections import ReadModels, rebuild
+from projections import ReadModels, rebuild, schema
 from tests.builders import CLERK, admit, build_tree, decision, found
 from tests.integration.test_report_properties import dump
 from tests.ledger_env import ledger_env
@@ -110,3 +110,35 @@ def test_waiting_for_a_position_not_yet_recorded_gives_up_after_the_timeout(data
         assert time.monotonic() - started >= 0.3
     finally:
         read_models.stop()
+
+
+def test_read_models_of_another_version_are_dropped_and_made_again_from_the_events(database_url: str) -> None:
+    """A projector meeting read models kept by another version of itself starts them again from
+    the first event; caught up, they equal a fresh rebuild."""
+    ledger = Ledger(ledger_env(database_url))
+    record_history(ledger, random.Random(7))
+    read_models = ReadModels(database_url, ledger)
+    read_models.catch_up()
+    expected = dump(read_models)
+    with read_models.db.transaction() as cur:
+        cur.execute("UPDATE rm_meta SET value = '1' WHERE name = 'version'")
+        cur.execute("DELETE FROM rm_stay")  # the old version kept rosters otherwise
+    again = ReadModels(database_url, ledger)
+    assert again.projector.position() == 0
+    again.catch_up()
+    assert dump(again) == expected
+    with again.db.transaction(commit=False) as cur:
+        assert cur.execute("SELECT value FROM rm_meta WHERE name = 'version'").scalar() == str(schema.VERSION)
+    ledger.close()
+
+
+def test_read_models_kept_before_versions_were_are_made_again(database_url: str) -> None:
+    """Read models that got somewhere but carry no version (kept before versions were) are rebuilt too."""
+    ledger = Ledger(ledger_env(database_url))
+    record_history(ledger, random.Random(8))
+    read_models = ReadModels(database_url, ledger)
+    read_models.catch_up(batch_size=100)
+    with read_models.db.transaction() as cur:
+        cur.execute("DELETE FROM rm_meta")
+    assert ReadModels(database_url, ledger).projector.position() == 0
+    ledger.close()
