@@ -1,9 +1,9 @@
 """The phases of a benchmark run, each returning plain figures.
 
 - `import_history`: the generated file through `service.importer` (the ledger's batches).
-- `raw_insert`: the same serialized rows into an identical events table, through the library's own
-  insert (lock, notify, one INSERT per transaction), in transactions as large as the import's;
-  `raw_copy`, the ceiling, copies them with COPY.
+- `raw_insert`: the same serialized rows into an identical events table, in transactions as large
+  as the import's, through the ledger's recorder (the table lock, the notification, then COPY, as
+  the import writes) or, for reference, through the library's own (one INSERT of an array).
 - `in_child`: rebuild of the read models, or raw read and deserialization of the log, in a process
   of its own (peak memory).
 - `queries`: reports, rosters as of a day, and member histories, through `ReadModels`.
@@ -35,6 +35,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from domain.ledger import Ledger
 from projections import ReadModels
 from service.importer import ImportSummary, import_file
+from service.recorder import PostgresLedgerRecorder
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +78,14 @@ def import_history(
     return summary
 
 
-def raw_insert(database_url: str, events_per_transaction: int, progress: Callable[[int, int], None]) -> tuple[int, float]:
-    """Insert the log's serialized rows again, straight into a copy of the events table; (events, seconds).
+def raw_insert(
+    database_url: str,
+    events_per_transaction: int,
+    progress: Callable[[int, int], None],
+    recorder_class: type[PostgresApplicationRecorder] = PostgresLedgerRecorder,
+) -> tuple[int, float]:
+    """Insert the log's serialized rows again, straight into a copy of the events table, through
+    `recorder_class` (by default the ledger's own, as the import writes); (events, seconds).
 
     Only the inserts are timed: reading the rows back out of the log is not.
     """
@@ -86,7 +93,7 @@ def raw_insert(database_url: str, events_per_transaction: int, progress: Callabl
     recorder: Any = ledger.recorder
     datastore = recorder.datastore
     table = f'"{datastore.schema}"."{recorder.events_table_name}"'
-    copy = PostgresApplicationRecorder(datastore, events_table_name="bench_raw_events")
+    copy = recorder_class(datastore, events_table_name="bench_raw_events")
     copy.create_table()
     head = recorder.max_notification_id() or 0
     position = done = 0
@@ -116,46 +123,6 @@ def raw_insert(database_url: str, events_per_transaction: int, progress: Callabl
     finally:
         with datastore.transaction(commit=True) as curs:
             curs.execute('DROP TABLE IF EXISTS "{}"."bench_raw_events"'.format(datastore.schema))
-        ledger.close()
-    return done, seconds
-
-
-def raw_copy(database_url: str, progress: Callable[[int, int], None]) -> tuple[int, float]:
-    """The ceiling: the log's rows copied with COPY into a table like the events table; (events, seconds)."""
-    ledger = open_ledger(database_url)
-    recorder: Any = ledger.recorder
-    datastore = recorder.datastore
-    table = f'"{datastore.schema}"."{recorder.events_table_name}"'
-    head = recorder.max_notification_id() or 0
-    position = done = 0
-    seconds = 0.0
-    try:
-        with datastore.transaction(commit=True) as curs:
-            curs.execute(f"CREATE TABLE bench_copied_events (LIKE {table} INCLUDING ALL)")
-        while True:
-            with datastore.transaction(commit=False) as curs:
-                curs.execute(
-                    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {table} "
-                    "WHERE notification_id > %s ORDER BY notification_id LIMIT 50000",
-                    (position,),
-                )
-                rows = curs.fetchall()
-            if not rows:
-                break
-            position = rows[-1]["notification_id"]
-            started = time.perf_counter()
-            with datastore.transaction(commit=True) as curs:
-                with curs.copy(
-                    "COPY bench_copied_events (originator_id, originator_version, topic, state) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row((row["originator_id"], row["originator_version"], row["topic"], row["state"]))
-            seconds += time.perf_counter() - started
-            done += len(rows)
-            progress(done, head)
-    finally:
-        with datastore.transaction(commit=True) as curs:
-            curs.execute("DROP TABLE IF EXISTS bench_copied_events")
         ledger.close()
     return done, seconds
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, Notification
+from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
 from domain.ledger import Ledger
@@ -99,61 +98,6 @@ class Runner:
                 self.failures += 1
                 log.exception("projection batch failed; retrying")
                 self.stopping.wait(min(5.0, 0.1 * 2**self.failures))
-
-
-class SectionReader:
-    """Reads the log from the start in sections and decodes them, in a thread of its own, a few
-    sections ahead of the consumer; iterate over it for (notifications, events)."""
-
-    AHEAD = 2
-
-    def __init__(self, ledger: Ledger, projector: Projector, section: int = 5 * BATCH_SIZE) -> None:
-        self.ledger = ledger
-        self.projector = projector
-        self.section = section
-        self.sections: queue.Queue[Any] = queue.Queue(maxsize=self.AHEAD)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._read, name="rebuild-reader", daemon=True)
-
-    def __enter__(self) -> SectionReader:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        self.thread.join()
-
-    def _put(self, item: Any) -> bool:
-        while not self.stopping.is_set():
-            try:
-                self.sections.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _read(self) -> None:
-        position = 0
-        try:
-            while True:
-                notifications = self.ledger.recorder.select_notifications(
-                    start=position, limit=self.section, inclusive_of_start=False
-                )
-                if not self._put((notifications, self.projector.decode(notifications))) or not notifications:
-                    return
-                position = notifications[-1].id
-        except BaseException as error:  # handed to the consumer, which raises it
-            self._put(error)
-
-    def __iter__(self) -> Iterator[tuple[Sequence[Notification], list[tuple[int, Any]]]]:
-        while True:
-            item = self.sections.get()
-            if isinstance(item, BaseException):
-                raise item
-            notifications, events = item
-            if not notifications:
-                return
-            yield notifications, events
 
 
 class ReadModels:
@@ -540,23 +484,26 @@ class ReadModels:
 
 
 def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
-    """Empty the read models and apply every event again; return (events, seconds).
-
-    A thread reads and decodes the log a section ahead, while this one applies the section before
-    and waits for the database to write it.
-    """
+    """Empty the read models and apply every event again; return (events, seconds)."""
     db = open_database(ledger)
     projector = Projector(ledger, db)
     projector.rebuild_tables()
     head = ledger.recorder.max_notification_id() or 0
     started = time.perf_counter()
     done = 0
-    with SectionReader(ledger, projector) as sections:
-        for notifications, events in sections:
-            projector.process(notifications, events)
-            done += len(notifications)
-            if progress is not None:
-                progress(done, head)
+    position = 0
+    # Reading the log a section ahead in another thread was tried: the two threads contend for
+    # the interpreter, and the database round trips of this one wait for it (slower by a tenth).
+    while True:
+        notifications = ledger.recorder.select_notifications(
+            start=position, limit=5 * BATCH_SIZE, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        position = projector.process(notifications)
+        done += len(notifications)
+        if progress is not None:
+            progress(done, head)
     projector.analyze()
     return done, time.perf_counter() - started
 

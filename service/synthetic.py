@@ -977,7 +977,7 @@ class Country:
         for org in self.build_tree():
             self.found(org)
         self.reindex()
-        shape, rates, rnd = self.shape, self.rates, self.random
+        shape, rates = self.shape, self.rates
         # Before 2016 only the members still alive on 1 January 2016 are recorded, more of them
         # from recent years.
         years = range(FIRST_ADMISSIONS.year, HISTORY_STARTS.year)
