@@ -47,9 +47,10 @@ class Cursor:
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run an `INSERT INTO t (columns) VALUES (?, ...)`, with or without `ON CONFLICT`, for every row.
 
-        On PostgreSQL many rows are copied (COPY) into a temporary twin of the table and inserted
-        from there in one statement: sent one statement per row, they are what a rebuild spends
-        most of its time on. The rows of one call must not share a conflict key.
+        On PostgreSQL many rows are copied (COPY): straight into the table for a plain insert, else
+        into a temporary twin of the table and inserted from there in one statement. Sent one
+        statement per row, they are what a rebuild spends most of its time on. The rows of one
+        call must not share a conflict key.
         """
         if not rows:
             return
@@ -59,6 +60,12 @@ class Cursor:
         found = INSERT.match(sql)
         assert found is not None, f"not an INSERT ... VALUES statement: {sql}"
         table, columns, tail = found["table"], found["columns"], found["tail"]
+        if not tail.strip():
+            # A plain insert: straight into the table.
+            with self.raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         staging = f"staging_{table}"
         self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
         with self.raw.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
