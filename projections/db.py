@@ -27,6 +27,9 @@ INSERT = re.compile(
 )
 
 
+_COLUMN_TYPES: dict[tuple[str, str], list[int]] = {}
+
+
 class Cursor:
     """A cursor that speaks `?` placeholders and returns plain tuples on both stores."""
 
@@ -62,18 +65,31 @@ class Cursor:
         table, columns, tail = found["table"], found["columns"], found["tail"]
         if not tail.strip():
             # A plain insert: straight into the table.
-            with self.raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            self._copy(table, columns, rows)
             return
         staging = f"staging_{table}"
         self.raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT DELETE ROWS")
-        with self.raw.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        self._copy(staging, columns, rows)
         self.raw.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} {tail}")
         # The same table may be written again before the transaction ends.
         self.raw.execute(f"TRUNCATE {staging}")
+
+    def _copy(self, table: str, columns: str, rows: Sequence[Sequence[Any]]) -> None:
+        """COPY the rows into the table's columns, in binary (faster to write than text)."""
+        types = self._column_types(table, columns)
+        with self.raw.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _column_types(self, table: str, columns: str) -> list[int]:
+        """The type of each of the columns (a binary COPY must name them), asked once per process."""
+        key = (table, columns)
+        types = _COLUMN_TYPES.get(key)
+        if types is None:
+            self.raw.execute(f"SELECT {columns} FROM {table} LIMIT 0")
+            types = _COLUMN_TYPES[key] = [column.type_code for column in self.raw.description]
+        return types
 
     def all(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.raw.fetchall()]

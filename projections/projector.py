@@ -43,6 +43,7 @@ APPLICATION = Ledger.name
 log = logging.getLogger(__name__)
 
 ORGANIZATION_MEASURE = schema.ORGANIZATION_MEASURE
+ZEROS = (0,) * len(schema.MEASURES)
 TRANSFERRED_IN = (schema.MEASURE_INDEX["transferred_in"],)
 TRANSFERRED_OUT = (schema.MEASURE_INDEX["transferred_out"],)
 
@@ -331,11 +332,12 @@ class Batch:
         if self.tree.nodes[org].kind in schema.YEARLY_KINDS:
             keys.append((org, "y", day[:4]))
         for key in keys:
-            vector = flows.get(key)
-            if vector is None:
-                vector = flows[key] = [0] * len(schema.MEASURES)
+            row = flows.get(key)
+            if row is None:
+                # The row as written: the key, then the measures.
+                row = flows[key] = [*key, *ZEROS]
             for i in indices:
-                vector[i] += k
+                row[i + 3] += k
 
     def attribute(self, fact: Fact, sign: int) -> None:
         """Add (sign 1) or take back (sign -1) a fact's figures at every organization it concerns."""
@@ -446,10 +448,7 @@ class Batch:
             "INSERT INTO rm_move_side (org_key, fact_id, day, node_key, sign) VALUES (?, ?, ?, ?, ?)",
             [side for sides in self.sides.values() for side in sides],
         )
-        cur.executemany(
-            FLOW_UPSERT,
-            [(*key, *vector) for key, vector in self.flows.items() if any(vector)],
-        )
+        cur.executemany(FLOW_UPSERT, [row for row in self.flows.values() if any(row[3:])])
         cur.executemany(
             "INSERT INTO rm_event (position, org_key, member_id, type, effective_on) VALUES (?, ?, ?, ?, ?)",
             self.events,
