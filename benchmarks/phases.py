@@ -6,7 +6,8 @@
   the import writes) or, for reference, through the library's own (one INSERT of an array).
 - `in_child`: rebuild of the read models, or raw read and deserialization of the log, in a process
   of its own (peak memory).
-- `queries`: reports, rosters as of a day, and member histories, through `ReadModels`.
+- `queries`: reports, rosters as of a day, and member histories, through `ReadModels`; loading the
+  largest cells' streams from the store (snapshot and later events).
 - `http_commands`: single commands over HTTP at a steady rate against a real `dangvien serve`.
 """
 
@@ -178,7 +179,8 @@ def _timed(samples: int, call: Callable[[], Any], warmup: int = 3) -> list[float
 
 
 def queries(database_url: str, samples: int, seed: int) -> dict[str, Any]:
-    """p50 and p95 of the root report, a province's report, a cell's roster as of a day, a member's history."""
+    """p50 and p95 of the root report, a province's report, a cell's roster as of a day, a member's history
+    and the loading of the largest cells from the store."""
     rnd = random.Random(seed)
     ledger = open_ledger(database_url)
     try:
@@ -191,6 +193,11 @@ def queries(database_url: str, samples: int, seed: int) -> dict[str, Any]:
                 "SELECT code, founded_on, COALESCE(ended_on, '2026-01-01') FROM rm_org "
                 "WHERE kind IN ('cell', 'grassroots_cell') ORDER BY code").all()
             members = [m for (m,) in cur.execute("SELECT member_id FROM rm_member ORDER BY member_id").all()]
+            largest = [code for (code,) in cur.execute(
+                "SELECT o.code FROM rm_stay s JOIN rm_org o ON o.org_key = s.cell_key "
+                "WHERE s.valid_to = '9999-12-31' GROUP BY o.code ORDER BY COUNT(*) DESC, o.code LIMIT ?",
+                (samples // 4 + 3,),
+            ).all()]
         picked_cells = [rnd.choice(cells) for _ in range(samples + 3)]
         picked_members = [UUID(rnd.choice(members)) for _ in range(samples + 3)]
 
@@ -201,7 +208,12 @@ def queries(database_url: str, samples: int, seed: int) -> dict[str, Any]:
             day = first + timedelta(days=rnd.randint(0, max(0, (last - first).days)))
             return read_models.roster(code, day, "self", 100, 0)
 
+        def load_cell() -> Any:
+            # Each cell once, so each load reads the store (its snapshot and the events after it).
+            return ledger.organization(largest.pop())
+
         figures = {
+            "largest_cell_load": _timed(max(1, len(largest) - 3), load_cell),
             "root_report": _timed(max(10, samples // 4), lambda: read_models.report(root, *_period(rnd))),
             "province_report": _timed(samples, lambda: read_models.report(rnd.choice(provinces), *_period(rnd))),
             "cell_roster_as_of": _timed(samples, roster),
