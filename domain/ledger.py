@@ -45,6 +45,8 @@ from domain.values import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Snapshots written together at most (see `Ledger._snapshot`).
+SNAPSHOTS_PER_WRITE = 500
 # A command that keeps losing to other writers of its streams is tried again for about this long;
 # each wait is random (so colliding writers spread out) and grows, up to `MAX_BACKOFF_SECONDS`.
 RETRY_SECONDS = 5.0
@@ -180,17 +182,25 @@ class Ledger(Application):
         return recordings[-1].notification.id
 
     def _snapshot(self, leaving: list[Any]) -> None:
-        """Snapshot, in one write, the streams leaving a batch's memory that gained events there.
+        """Snapshot the streams leaving a batch's memory that gained events there, a few hundred
+        per write.
 
         A batch snapshots a stream once when it lets go of it, from the working copy it holds,
-        rather than every `snapshotting_intervals` events by reading the stream back.
+        rather than every `snapshotting_intervals` events by reading the stream back. At the end
+        of a national import that is every busy stream still held: written in one statement, they
+        would pass the gigabyte a PostgreSQL message may hold.
         """
+        if self.snapshots is None:
+            return
         due = []
         for aggregate in leaving:
             interval = self.snapshotting_intervals.get(type(aggregate))
             if interval and aggregate.version >= interval:
                 due.append(getattr(type(aggregate), "Snapshot", self.snapshot_class).take(aggregate))
-        if due and self.snapshots is not None:
+            if len(due) == SNAPSHOTS_PER_WRITE:
+                self.snapshots.put(due)
+                due = []
+        if due:
             self.snapshots.put(due)
 
     def prefetch_people(self, national_ids: Iterable[str]) -> None:

@@ -143,8 +143,11 @@ def organization_id(code: str) -> UUID:
     return uuid5(_ORGANIZATION_IDS, code)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def person_id(national_id: str) -> UUID:
-    """The stream id of the registry entry of the person with this national ID."""
+    """The stream id of the registry entry of the person with this national ID.
+
+    Remembered for a while: a bulk import asks for the same person several times per command."""
     return uuid5(_PERSON_IDS, national_id)
 
 
