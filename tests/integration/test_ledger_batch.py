@@ -142,3 +142,24 @@ def test_a_large_batch_that_collides_with_another_writer_records_nothing(
         finally:
             other.close()
     assert ledger.recorder.max_notification_id() == before + 2
+
+
+def test_a_batch_writes_its_snapshots_a_few_at_a_time_and_writes_them_all(
+    ledger: Ledger, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At the end of a national import every busy stream is snapshotted at once: one write of them
+    all passed PostgreSQL's message limit, so they are written SNAPSHOTS_PER_WRITE at a time
+    (here one), and none is left out."""
+    monkeypatch.setattr("domain.ledger.SNAPSHOTS_PER_WRITE", 1)
+    assert ledger.snapshots is not None
+    writes: list[int] = []
+    put = ledger.snapshots.put
+    monkeypatch.setattr(ledger.snapshots, "put", lambda events, **kw: (writes.append(len(events)), put(events, **kw))[1])
+    with ledger.batch():
+        for cell in (tree.cell_a, tree.cell_b):
+            for _ in range(50):
+                admit(ledger, cell)
+    assert writes == [1, 1]
+    for cell in (tree.cell_a, tree.cell_b):
+        organization = ledger.organization(cell)
+        assert [s.originator_version for s in ledger.snapshots.get(organization.id)] == [organization.version]
