@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from domain.collector import CollectorPacing
 from domain.ledger import Ledger
 from projections import reports
 from projections.db import Cursor, Database
@@ -494,16 +495,18 @@ def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) 
     position = 0
     # Reading the log a section ahead in another thread was tried: the two threads contend for
     # the interpreter, and the database round trips of this one wait for it (slower by a tenth).
-    while True:
-        notifications = ledger.recorder.select_notifications(
-            start=position, limit=5 * BATCH_SIZE, inclusive_of_start=False
-        )
-        if not notifications:
-            break
-        position = projector.process(notifications)
-        done += len(notifications)
-        if progress is not None:
-            progress(done, head)
+    with CollectorPacing() as pacing:
+        while True:
+            notifications = ledger.recorder.select_notifications(
+                start=position, limit=5 * BATCH_SIZE, inclusive_of_start=False
+            )
+            if not notifications:
+                break
+            position = projector.process(notifications)
+            done += len(notifications)
+            pacing.batch_done()
+            if progress is not None:
+                progress(done, head)
     projector.analyze()
     return done, time.perf_counter() - started
 

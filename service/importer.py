@@ -51,6 +51,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictInt, ValidationError, model_validator
 
+from domain.collector import CollectorPacing
 from domain.errors import DomainError, MemberNotFound, TransferNotFound
 from domain.ledger import Ledger
 from domain.rules import probation_ends_on
@@ -648,6 +649,7 @@ def import_file(
                 on_refused(refusal)
         pending_applied, rows_in_batch = 0, 0
         pending_refusals.clear()
+        pacing.batch_done()
         if progress is not None:
             progress(source.done, source.total)
 
@@ -677,7 +679,7 @@ def import_file(
         save()
 
     try:
-        with ledger.batch(keep_warm=keep_warm, keep_organizations=KEEP_ORGANIZATIONS):
+        with CollectorPacing() as pacing, ledger.batch(keep_warm=keep_warm, keep_organizations=KEEP_ORGANIZATIONS):
             # A batch is read whole before it is applied: a malformed line drops it before any of
             # it runs, and the people it admits are looked up together.
             rows: list[Row] = []

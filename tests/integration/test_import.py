@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -168,6 +169,22 @@ def test_the_summary_counts_the_events_recorded(ledger: Ledger, tmp_path: Path) 
     before = ledger.recorder.max_notification_id() or 0
     summary = import_file(ledger, write_commands(tmp_path, [*founding, admission(codes["cell_a"], national_id())]))
     assert summary.events == (ledger.recorder.max_notification_id() or 0) - before > 0
+
+
+def test_an_import_freezes_what_survives_its_batches_and_thaws_it_at_the_end(ledger: Ledger, tmp_path: Path) -> None:
+    """The collector does not rescan the import's long-lived objects (domain.collector), and the
+    process is left as it was."""
+    codes, founding = tree()
+    frozen: list[int] = []
+    summary = import_file(
+        ledger,
+        write_commands(tmp_path, [*founding, admission(codes["cell_a"], national_id())]),
+        batch_size=2,
+        progress=lambda done, total: frozen.append(gc.get_freeze_count()),
+    )
+    assert summary.batches == len(frozen) > 1
+    assert min(frozen) > 0
+    assert gc.get_freeze_count() == 0
 
 
 def write_csv(folder: Path, rows: list[list[str]]) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import signal
@@ -82,6 +83,17 @@ def test_killing_the_projector_at_any_moment_and_starting_it_again_applies_each_
     after_kills = dump(read_models)
     rebuild(ledger)
     assert dump(read_models) == after_kills
+
+
+def test_a_rebuild_freezes_what_survives_its_batches_and_thaws_it_at_the_end(database_url: str) -> None:
+    """The collector does not rescan the rebuild's long-lived objects (domain.collector)."""
+    ledger = Ledger(ledger_env(database_url))
+    record_history(ledger, random.Random(7))
+    frozen: list[int] = []
+    events, _ = rebuild(ledger, progress=lambda done, total: frozen.append(gc.get_freeze_count()))
+    assert events > 0 and frozen
+    assert min(frozen) > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_runner_in_the_background_lets_a_client_read_its_own_writes(database_url: str) -> None:
