@@ -12,11 +12,16 @@ garbage that happened to be frozen would never be freed, so every so often it th
 and runs one full collection, spaced so that these take a small, fixed share of the time
 (`full_share`) whatever the size of the heap. Leaving, it thaws everything: the process goes
 back to the collector's own pace.
+
+A web process has the same shape (the tree of organizations, caches of streams) and there a
+full scan is a pause that some request waits for: `PacedInBackground` paces it from a thread of
+its own, on a clock rather than after batches, with full collections much rarer.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -77,8 +82,9 @@ class CollectorPacing:
             self._active = False
 
     def _freeze(self, now: float) -> None:
-        # A young collection first, so that what died in the batch is not frozen with the rest.
-        gc.collect(1)
+        # A collection of what is not frozen yet first (the young, and what reached the oldest
+        # generation since the last freeze), so that what has died is not frozen with the rest.
+        gc.collect()
         gc.freeze()
         self.freezes += 1
         self._last_freeze = now
@@ -97,4 +103,46 @@ class CollectorPacing:
         self.freezes += 1
 
 
-__all__ = ["CollectorPacing"]
+class PacedInBackground:
+    """`CollectorPacing` for a long-running process: a daemon thread calls `batch_done` every
+    `period` seconds until `stop`. `freeze_every` of 0 leaves the collector to itself.
+
+    Each freeze is itself a short pause (a collection of what is not frozen yet), so it is frequent:
+    in a web process at scale 0.05 taking 20 commands a second, freezing every 10 s paused it for
+    25–45 ms each time, every second for under 7 ms.
+    """
+
+    def __init__(
+        self,
+        freeze_every: float = 1.0,
+        min_full_interval: float = 900.0,
+        full_share: float = 0.001,
+        period: float = 1.0,
+    ) -> None:
+        self.pacing = CollectorPacing(freeze_every, min_full_interval, full_share)
+        self.period = period
+        self.enabled = freeze_every > 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.enabled:
+            return
+        self.pacing.__enter__()
+        self._thread = threading.Thread(target=self._run, name="collector-pacing", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.period):
+            self.pacing.batch_done()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+        self.pacing.__exit__(None, None, None)
+
+
+__all__ = ["CollectorPacing", "PacedInBackground"]

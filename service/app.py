@@ -16,6 +16,7 @@ import anyio
 import structlog
 from fastapi import FastAPI
 
+from domain.collector import PacedInBackground
 from domain.ledger import Ledger
 from projections import ReadModels
 from service.auth import TokenStore
@@ -160,11 +161,14 @@ def create_app(
             if settings.projector:
                 found.read_models.start()
             stop_followers = await anyio.to_thread.run_sync(start_followers, app, settings, found)
+            collector = PacedInBackground(freeze_every=settings.gc_freeze_seconds)
+            collector.start()
             app.state.services = found
             log.info("started", database=settings.safe_database_url, projector=settings.projector)
             try:
                 yield
             finally:
+                collector.stop()
                 await anyio.to_thread.run_sync(stop_followers)
         finally:
             await anyio.to_thread.run_sync(close_services, found)

@@ -68,6 +68,7 @@ def serve(
 @main.command()
 def project() -> None:
     """Run the read-model runner alone until interrupted (Ctrl-C or SIGTERM)."""
+    from domain.collector import PacedInBackground
     from projections import ReadModels
     from service.app import open_ledger
     from service.logs import configure_logging
@@ -80,6 +81,8 @@ def project() -> None:
     try:
         read_models = ReadModels(settings.database_url, ledger)
         read_models.start()
+        collector = PacedInBackground(freeze_every=settings.gc_freeze_seconds)
+        collector.start()
         err.print(f"Following the log of {settings.safe_database_url}; Ctrl-C to stop.")
         try:
             while not stopping.wait(1.0):
@@ -87,6 +90,7 @@ def project() -> None:
         except KeyboardInterrupt:
             pass
         finally:
+            collector.stop()
             read_models.stop()
         err.print(f"Stopped at position {read_models.position()}.")
     finally:

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         300.0, gt=0, description="How long one event-stream connection lasts before the client reconnects"
     )
     projector: bool = Field(True, description="Run the read-model runner inside the web process")
+    gc_freeze_seconds: float = Field(
+        1.0, ge=0, le=3600,
+        description="How often the web process freezes its long-lived objects out of the garbage collector's "
+        "full scans, which would otherwise pause requests longer as the caches grow (0: never)",
+    )
     stream_heartbeat_seconds: float = Field(
         15.0, gt=0, le=300, description="Silence after which the event stream sends a comment as heartbeat"
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from domain.collector import CollectorPacing
+from domain.collector import CollectorPacing, PacedInBackground
 
 
 class Clock:
@@ -96,3 +97,26 @@ def test_work_inside_work_leaves_the_pace_to_the_outer() -> None:
             assert (inner.freezes, inner.full_collections) == (0, 0)
         assert gc.get_freeze_count() == frozen > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_long_running_process_is_paced_from_a_thread_until_stopped() -> None:
+    paced = PacedInBackground(freeze_every=0.01, period=0.01)
+    paced.start()
+    try:
+        assert gc.get_freeze_count() > 0
+        deadline = time.monotonic() + 10
+        while paced.pacing.freezes < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert paced.pacing.freezes >= 3
+    finally:
+        paced.stop()
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_pace_of_zero_leaves_the_collector_alone() -> None:
+    paced = PacedInBackground(freeze_every=0)
+    paced.start()
+    try:
+        assert gc.get_freeze_count() == 0
+    finally:
+        paced.stop()
