@@ -39,8 +39,10 @@ class CollectorPacing:
         min_full_interval: float = 30.0,
         full_share: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
+        before_freeze: int = 1,
     ) -> None:
         self.freeze_every = freeze_every
+        self.before_freeze = before_freeze
         self.min_full_interval = min_full_interval
         self.full_share = full_share
         self.clock = clock
@@ -82,9 +84,10 @@ class CollectorPacing:
             self._active = False
 
     def _freeze(self, now: float) -> None:
-        # A collection of what is not frozen yet first (the young, and what reached the oldest
-        # generation since the last freeze), so that what has died is not frozen with the rest.
-        gc.collect()
+        # A collection first, so that what has died is not frozen with the rest: of the young
+        # generations only after a batch (most of what it made is still alive, and a full
+        # collection would scan it all), of everything not frozen yet in a service (little).
+        gc.collect(self.before_freeze)
         gc.freeze()
         self.freezes += 1
         self._last_freeze = now
@@ -119,7 +122,7 @@ class PacedInBackground:
         full_share: float = 0.001,
         period: float = 1.0,
     ) -> None:
-        self.pacing = CollectorPacing(freeze_every, min_full_interval, full_share)
+        self.pacing = CollectorPacing(freeze_every, min_full_interval, full_share, before_freeze=2)
         self.period = period
         self.enabled = freeze_every > 0
         self._stopping = threading.Event()
