@@ -48,7 +48,6 @@ class CollectorPacing:
         self.clock = clock
         self.freezes = 0
         self.full_collections = 0
-        self.full_seconds = 0.0
         self._last_freeze = 0.0
         self._last_full = 0.0
         self._full_interval = min_full_interval
@@ -99,7 +98,6 @@ class CollectorPacing:
         gc.freeze()
         took = time.perf_counter() - started
         self.full_collections += 1
-        self.full_seconds += took
         # The next one after at least the interval that keeps full collections at `full_share`.
         self._full_interval = max(self.min_full_interval, took / self.full_share)
         self._last_full = self._last_freeze = self.clock()
