@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import errors, rules
+from domain.copying import CopiedByContainers
 from domain.values import (
     Decision,
     FormerMember,
@@ -35,7 +36,7 @@ from domain.values import (
 )
 
 
-class Organization(Aggregate):
+class Organization(CopiedByContainers, Aggregate):
     """A party organization and, for a cell, its roster."""
 
     class Event(Aggregate.Event):

@@ -13,10 +13,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import errors, rules
+from domain.copying import CopiedByContainers
 from domain.values import RemovalReason, person_id
 
 
-class Person(Aggregate):
+class Person(CopiedByContainers, Aggregate):
     """A person's standing in the Party: which cell holds them now, and how they last left."""
 
     class Event(Aggregate.Event):
