@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
@@ -202,6 +202,28 @@ class Ledger(Application):
                 due = []
         if due:
             self.snapshots.put(due)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """After a command is saved: snapshot each stream whose new events reached a multiple of
+        its interval, from the state the command left in memory.
+
+        The library's own `take_snapshot` reads the stream back from the store at that version
+        (its last snapshot and up to `interval - 1` events after it) inside the command's
+        request: for a large cell that cold load cost more than the rest of the command.
+        The state in memory is the state just stored, at the stream's current version.
+        """
+        if self.snapshots is None:
+            return
+        due: dict[UUID, Any] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval and event.originator_version % interval == 0:
+                due[event.originator_id] = aggregate
+        if due:
+            self.snapshots.put(
+                [getattr(type(a), "Snapshot", self.snapshot_class).take(a) for a in due.values()]
+            )
 
     def prefetch_people(self, national_ids: Iterable[str]) -> None:
         """Inside a batch: load these people's registry streams in one query, and learn which

@@ -163,3 +163,30 @@ def test_a_batch_writes_its_snapshots_a_few_at_a_time_and_writes_them_all(
     for cell in (tree.cell_a, tree.cell_b):
         organization = ledger.organization(cell)
         assert [s.originator_version for s in ledger.snapshots.get(organization.id)] == [organization.version]
+
+
+def test_a_single_command_snapshots_a_busy_stream_from_memory_without_reading_it_back(
+    ledger: Ledger, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a batch, the command that brings a cell to a multiple of the interval snapshots it
+    from the state it just saved (the library would load the stream again, inside the request),
+    and the cell loaded from that snapshot equals the cell replayed from its events."""
+    get = ledger.repository.get
+    read_back: list[int] = []
+
+    def watched_get(aggregate_id, **kwargs):  # type: ignore[no-untyped-def]
+        if kwargs.get("version") is not None:
+            read_back.append(kwargs["version"])
+        return get(aggregate_id, **kwargs)
+
+    monkeypatch.setattr(ledger.repository, "get", watched_get)
+    interval = ledger.snapshotting_intervals[type(ledger.organization(tree.cell_a))]
+    while ledger.organization(tree.cell_a).version < interval + 3:
+        admit(ledger, tree.cell_a)
+    cell_id = ledger.organization(tree.cell_a).id
+    assert ledger.snapshots is not None
+    assert [s.originator_version for s in ledger.snapshots.get(cell_id)] == [interval]
+    assert read_back == []
+    from_snapshot = Repository(ledger.events, snapshot_store=ledger.snapshots).get(cell_id)
+    replayed = Repository(ledger.events).get(cell_id)
+    assert (from_snapshot.version, from_snapshot.members) == (replayed.version, replayed.members)
