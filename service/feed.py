@@ -38,6 +38,7 @@ from domain.errors import InvalidValue
 from domain.ledger import Ledger
 from domain.organization import Organization
 from projections.events import event_data, recorded_at
+from service.recorder import STRUCTURE_TOPICS
 
 SPEC_VERSION = "1.0"
 DATA_CONTENT_TYPE = "application/json"
@@ -97,9 +98,6 @@ EVENT_TYPES: dict[str, type[Organization.Event]] = _event_classes()
 TOPIC_TYPES: dict[str, str] = {get_topic(cls): CLOUD_EVENT_TYPES[name] for name, cls in EVENT_TYPES.items()}
 TYPE_TOPICS: dict[str, str] = {cloud_type: topic for topic, cloud_type in TOPIC_TYPES.items()}
 ALL_TOPICS: list[str] = sorted(TOPIC_TYPES)
-# The events that place an organization in the tree.
-FOUNDED_TOPIC = get_topic(Organization.Founded)
-REPARENTED_TOPIC = get_topic(Organization.Reparented)
 
 
 def resolve_types(names: Iterable[str] | None, field: str = "types") -> frozenset[str] | None:
@@ -164,15 +162,21 @@ class Lineage:
         """Read the structure events up to position `upto` (which must be committed)."""
         if upto <= self.upto:
             return
+        recorder: Any = self.ledger.recorder
+        # The PostgreSQL recorder keeps an index of these events; elsewhere the log is scanned.
+        indexed = getattr(recorder, "select_structure_notifications", None)
         with self._lock:
             while self.upto < upto:
-                batch = self.ledger.recorder.select_notifications(
-                    start=self.upto,
-                    limit=BATCH,
-                    stop=upto,
-                    topics=[FOUNDED_TOPIC, REPARENTED_TOPIC],
-                    inclusive_of_start=False,
-                )
+                if indexed is not None:
+                    batch = indexed(self.upto, upto, BATCH)
+                else:
+                    batch = recorder.select_notifications(
+                        start=self.upto,
+                        limit=BATCH,
+                        stop=upto,
+                        topics=list(STRUCTURE_TOPICS),
+                        inclusive_of_start=False,
+                    )
                 for notification in batch:
                     event: Any = self.ledger.mapper.to_domain_event(notification)
                     if isinstance(event, Organization.Founded):
