@@ -20,6 +20,17 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
+def notification_of(row: Any) -> Notification:
+    """A notification from a row of PostgreSQL's events table (as the library's pool returns it)."""
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
 def without_personal_data(value: Any) -> Any:
     """The same JSON value with national ID, birth date, ethnicity and religion removed everywhere."""
     if isinstance(value, dict):
@@ -64,16 +75,7 @@ class EventReader:
                     f'FROM "{schema}"."{table}" WHERE notification_id = ANY(%s) ORDER BY notification_id',
                     (list(positions),),
                 )
-                for row in curs.fetchall():
-                    notifications.append(
-                        Notification(
-                            id=row["notification_id"],
-                            originator_id=row["originator_id"],
-                            originator_version=row["originator_version"],
-                            topic=row["topic"],
-                            state=bytes(row["state"]),
-                        )
-                    )
+                notifications += [notification_of(row) for row in curs.fetchall()]
         else:
             with recorder.datastore.transaction(commit=False) as curs:
                 for i in range(0, len(positions), 500):

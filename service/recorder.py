@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.errors import InterfaceError, OperationalError
 
 from domain.organization import Organization
+from projections.events import notification_of
 
 COPY_FROM = 200
 # The events that place an organization in the tree, in the order of the log.
@@ -58,16 +59,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """The `Founded` and `Reparented` events after position `after` and up to `upto`, in order."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_structure, (after, upto, limit), prepare=True)
-            return [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [notification_of(row) for row in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
