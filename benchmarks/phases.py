@@ -318,7 +318,11 @@ def http_commands(database_url: str, count: int, rate: float, seed: int) -> dict
             time.sleep(0.2)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-            client.get("/readyz")
+            # As a load balancer would: no commands before the service says it is ready.
+            while client.get("/readyz").status_code != 200:
+                if time.monotonic() > deadline + 60:
+                    raise RuntimeError("dangvien serve was not ready within two minutes")
+                time.sleep(0.1)
             started = time.perf_counter()
             for i, (path, body) in enumerate(commands):
                 wait = started + i / rate - time.perf_counter()

@@ -286,6 +286,11 @@ class Feed:
         self.recent = Recent(recent)
         self._follow_lock = threading.Lock()
 
+    @property
+    def ready(self) -> bool:
+        """Whether the feed has followed the log once (read the tree's history) since it started."""
+        return self.recent.started
+
     def head(self) -> int:
         """The position of the newest event in the log."""
         return int(self.ledger.recorder.max_notification_id() or 0)

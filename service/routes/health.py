@@ -21,7 +21,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> dict[str, Any]:
-    """The store answers and the read models are within `ready_max_lag` events of the log's head."""
+    """The store answers, the read models are within `ready_max_lag` events of the log's head and
+    the event feed has read the tree."""
     found = services(request)
     try:
         found.sql.ping()
@@ -38,6 +39,16 @@ def readyz(request: Request) -> dict[str, Any]:
             headers={"Retry-After": "5"},
             head=head,
             position=position,
+        )
+    if not found.feed.ready:
+        # The feed reads every organization's place in the tree from the log when the service
+        # starts (a second or two at a tenth of the country); taking commands meanwhile shares
+        # the interpreter with that work and makes the first ones several times slower.
+        raise HTTPProblem(
+            503,
+            "feed-starting",
+            "the event feed is still reading the tree's history from the log",
+            headers={"Retry-After": "1"},
         )
     return {"status": "ready", "head": head, "position": position, "lag": lag}
 

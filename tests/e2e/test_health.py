@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
+import pytest
+
+from service.feed import Lineage
 from tests.e2e.conftest import Api, Tree
 
 
@@ -45,3 +50,32 @@ async def test_the_openapi_page_is_served(api: Api) -> None:
     assert (await api.get("/docs", token=None)).status_code == 200
     schema = (await api.get("/openapi.json", token=None)).json()
     assert "/v1/organizations/{code}/admissions" in schema["paths"]
+
+
+async def test_readyz_is_a_503_until_the_feed_has_read_the_tree(
+    start_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A starting service is not ready while its feed reads the tree's history from the log, and
+    is ready as soon as it has."""
+    reading = threading.Event()
+    release = threading.Event()
+    advance = Lineage.advance
+
+    def slow_advance(self: Lineage, upto: int) -> None:
+        reading.set()
+        release.wait(10)
+        advance(self, upto)
+
+    monkeypatch.setattr(Lineage, "advance", slow_advance)
+    async with start_api() as api:
+        assert await asyncio.to_thread(reading.wait, 10)
+        response = await api.get("/readyz", token=None)
+        assert (response.status_code, response.json()["code"]) == (503, "feed-starting")
+        assert response.headers["Retry-After"] == "1"
+        release.set()
+        for _ in range(100):
+            response = await api.get("/readyz", token=None)
+            if response.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert response.status_code == 200, response.text
