@@ -8,8 +8,8 @@ copy: two thirds of the time of loading a large cell, and a part of every comman
 Everything the ledger's aggregates hold below their own attributes is immutable (frozen
 dataclasses of strings, dates, enums and UUIDs, and the library's frozen events), so copying the
 attributes' dictionaries and lists is already a complete deep copy: what the copy shares with the
-original can be replaced in it but never changed in place. `tests/integration/test_copying.py` checks
-that invariant on every kind of state the synthetic country produces.
+original can be replaced in it but never changed in place. `tests/integration/test_copying.py`
+checks that invariant on every kind of state the synthetic country produces.
 """
 
 from __future__ import annotations
