@@ -212,18 +212,13 @@ class Ledger(Application):
         request: for a large cell that cold load cost more than the rest of the command.
         The state in memory is the state just stored, at the stream's current version.
         """
-        if self.snapshots is None:
-            return
         due: dict[UUID, Any] = {}
         for event in processing_event.events:
             aggregate = processing_event.aggregates.get(event.originator_id)
             interval = self.snapshotting_intervals.get(type(aggregate))
             if interval and event.originator_version % interval == 0:
                 due[event.originator_id] = aggregate
-        if due:
-            self.snapshots.put(
-                [getattr(type(a), "Snapshot", self.snapshot_class).take(a) for a in due.values()]
-            )
+        self._snapshot(list(due.values()))
 
     def prefetch_people(self, national_ids: Iterable[str]) -> None:
         """Inside a batch: load these people's registry streams in one query, and learn which
