@@ -47,6 +47,8 @@ R = TypeVar("R")
 
 # Snapshots written together at most (see `Ledger._snapshot`).
 SNAPSHOTS_PER_WRITE = 500
+# Registry streams read in one query when a command moves many people at once (see `Ledger.people`).
+PEOPLE_PER_READ = 1000
 # A command that keeps losing to other writers of its streams is tried again for about this long;
 # each wait is random (so colliding writers spread out) and grows, up to `MAX_BACKOFF_SECONDS`.
 RETRY_SECONDS = 5.0
@@ -220,6 +222,13 @@ class Ledger(Application):
                 due[event.originator_id] = aggregate
         self._snapshot(list(due.values()))
 
+    def refresh_statistics(self) -> None:
+        """Have the store count the log again for its query planner, after a bulk write (on
+        PostgreSQL; SQLite plans these reads by their indexes alone)."""
+        analyze = getattr(self.recorder, "analyze", None)
+        if analyze is not None:
+            analyze()
+
     def prefetch_people(self, national_ids: Iterable[str]) -> None:
         """Inside a batch: load these people's registry streams in one query, and learn which
         were never admitted, so that the batch's commands do not each ask the store."""
@@ -304,6 +313,28 @@ class Ledger(Application):
         person = self._load(person_id(national_id))
         assert person is None or isinstance(person, Person)
         return person
+
+    def people(self, national_ids: Iterable[str]) -> dict[str, Person]:
+        """The registry entries of many people, by national ID, read in a few queries: a merger
+        or a split moves every member of the unit, and reading their streams one by one cost two
+        round trips each (in the 2025 restructuring at scale 0.1, a third of the import's time).
+
+        In the order asked, people never admitted left out. Inside a batch, its working copies.
+        """
+        wanted = list(dict.fromkeys(national_ids))
+        found: dict[str, Any] = {}
+        if self._batch is not None:
+            for start in range(0, len(wanted), PEOPLE_PER_READ):
+                chunk = wanted[start : start + PEOPLE_PER_READ]
+                self.prefetch_people(chunk)
+                found.update((national_id, self.person(national_id)) for national_id in chunk)
+        else:
+            for start in range(0, len(wanted), PEOPLE_PER_READ):
+                ids = {person_id(national_id): national_id for national_id in wanted[start : start + PEOPLE_PER_READ]}
+                for aggregate_id, stored in self._read_streams(set(ids)).items():
+                    found[ids[aggregate_id]] = project_aggregate(None, map(self.mapper.to_domain_event, stored))
+        assert all(person is None or isinstance(person, Person) for person in found.values())
+        return {national_id: found[national_id] for national_id in wanted if found.get(national_id) is not None}
 
     def lineage(self, code: str) -> list[str]:
         """The codes from the organization up to its root, following each one's current parent."""
@@ -505,9 +536,9 @@ class Ledger(Application):
             child = self.organization(child_code)
             child.move_under(target.code, on, decision, recorded_by)
             changed.append(child)
+        people = self.people(file.person.national_id for file in contents["members"])
         for file in contents["members"]:
-            person = self.person(file.person.national_id)
-            assert person is not None
+            person = people[file.person.national_id]
             person.move_to(target.code, on)
             changed.append(person)
         return changed

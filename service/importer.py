@@ -81,6 +81,10 @@ MAX_PENDING_RESTRUCTURINGS = 20
 # Organizations kept in memory apart from the people, so that people passing through do not push
 # them out: a province's whole tree at least (the country has about 325,000).
 KEEP_ORGANIZATIONS = 50_000
+# The store's statistics of the log are refreshed (`Ledger.refresh_statistics`) once the import has
+# added this many events, then each time the log has doubled since, and at the end: the server's
+# autovacuum cannot while an import holds the log's table lock batch after batch.
+STATISTICS_AFTER = 10_000
 
 
 class Malformed(Exception):
@@ -619,12 +623,14 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     on_refused: Callable[[Refusal], None] | None = None,
     keep_warm: int = KEEP_WARM,
+    statistics_after: int = STATISTICS_AFTER,
 ) -> ImportSummary:
     """Apply a command file or a roster through the ledger, `batch_size` rows per transaction.
 
     See the module's docstring for the policy on bad rows. `progress(bytes_read, bytes_total)` is
     called after every batch; `on_refused` receives every refusal (the summary keeps the first
-    hundred). `keep_warm` streams stay in memory between batches.
+    hundred). `keep_warm` streams stay in memory between batches. The store's statistics of the
+    log are refreshed as it grows (see `STATISTICS_AFTER`).
     """
     source = Source(Path(path))
     summary = ImportSummary(path=str(path))
@@ -635,10 +641,19 @@ def import_file(
     pending_applied = 0
     pending_refusals: list[Refusal] = []
     rows_in_batch = 0
+    analyzed_at = start_position
+
+    def refresh_statistics(share: float) -> None:
+        """Once the log has grown by `share` of its size when last counted (and by enough)."""
+        nonlocal analyzed_at
+        if summary.position - analyzed_at >= max(statistics_after, share * analyzed_at):
+            ledger.refresh_statistics()
+            analyzed_at = summary.position
 
     def save() -> None:
         nonlocal pending_applied, rows_in_batch, batch_first_line
         summary.position = ledger.flush()
+        refresh_statistics(1.0)
         summary.batches += 1
         summary.applied += pending_applied
         for refusal in pending_refusals:
@@ -698,6 +713,7 @@ def import_file(
     except Malformed as bad:
         summary.stopped = Refusal(bad.line, "", "malformed", bad.message)
         summary.resume_from = batch_first_line if rows_in_batch else bad.line
+    refresh_statistics(0.1)
     summary.events = summary.position - start_position
     summary.seconds = time.perf_counter() - started
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import json
+from itertools import pairwise
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,18 @@ def test_a_generated_country_imports_without_a_refusal(ledger: Ledger, tmp_path:
         made = generate(out, 0.0002, seed=5)
     summary = import_file(ledger, path)
     assert (summary.applied, dict(summary.refused), summary.stopped) == (made.lines, {}, None)
+
+
+def test_an_import_refreshes_the_store_s_statistics_as_the_log_grows(
+    ledger: Ledger, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """First once `statistics_after` events are in, then each time the log has doubled, and at the
+    end unless the import added little since: a few times in all, however long the import."""
+    counted: list[int] = []
+    monkeypatch.setattr(ledger, "refresh_statistics", lambda: counted.append(ledger.recorder.max_notification_id()))
+    codes, founding = tree()
+    commands = [*founding, *(admission(codes["cell_a"], national_id()) for _ in range(40))]
+    summary = import_file(ledger, write_commands(tmp_path, commands), batch_size=2, statistics_after=4)
+    assert summary.batches > 20 and 3 <= len(counted) < 8
+    assert counted[0] >= 4 and all(later >= 2 * earlier for earlier, later in pairwise(counted[:-1]))
+    assert summary.position - counted[-1] < max(4, counted[-1] // 10)

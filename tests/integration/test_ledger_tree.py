@@ -2,13 +2,15 @@
 dissolving and plans, on SQLite and PostgreSQL."""
 
 from datetime import date
+from typing import Any
+from uuid import UUID
 
 import pytest
 
 from domain import errors
 from domain.ledger import Ledger
 from domain.organization import Organization
-from domain.values import Kind, OrganizationStatus, RemovalReason
+from domain.values import Kind, OrganizationStatus, RemovalReason, person_id
 from tests.builders import (
     CLERK,
     Tree,
@@ -215,6 +217,44 @@ def test_after_a_merger_the_registry_points_at_the_target(ledger: Ledger, tree: 
     ledger.merge_organization(tree.cell_a, tree.cell_b, ON, decision(ON), CLERK)
     registered = ledger.person(candidate.national_id)
     assert registered is not None and registered.organization == tree.cell_b
+
+
+@pytest.mark.parametrize("in_batch", [False, True], ids=["command", "batch"])
+def test_a_merger_reads_the_moved_members_registry_entries_together(
+    ledger: Ledger, tree: Tree, monkeypatch: pytest.MonkeyPatch, in_batch: bool
+) -> None:
+    """The members' registry streams are read in one go, not one stream at a time: in the 2025
+    restructuring a commune's merger moved hundreds of members, two round trips each."""
+    people = [admit(ledger, tree.cell_a)[1] for _ in range(5)]
+    asked: list[UUID] = []
+    get = ledger.repository.get
+
+    def counting_get(aggregate_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        asked.append(aggregate_id)
+        return get(aggregate_id, *args, **kwargs)
+
+    monkeypatch.setattr(ledger.repository, "get", counting_get)
+    if in_batch:
+        with ledger.batch():
+            ledger.merge_organization(tree.cell_a, tree.cell_b, ON, decision(ON), CLERK)
+    else:
+        ledger.merge_organization(tree.cell_a, tree.cell_b, ON, decision(ON), CLERK)
+    assert {person_id(p.national_id) for p in people}.isdisjoint(asked)
+    monkeypatch.undo()
+    moved = [ledger.person(p.national_id) for p in people]
+    assert [(p.organization, p.version) for p in moved if p] == [(tree.cell_b, 2)] * 5
+
+
+def test_people_are_read_together_and_the_never_admitted_left_out(ledger: Ledger, tree: Tree) -> None:
+    """`people` gives each admitted person's registry entry as `person` does, by national ID."""
+    admitted = [admit(ledger, cell)[1] for cell in (tree.cell_a, tree.cell_b, tree.cell_c)]
+    found = ledger.people([p.national_id for p in admitted] + ["001099000000"])
+    assert list(found) == [p.national_id for p in admitted]
+    for candidate in admitted:
+        one = ledger.person(candidate.national_id)
+        assert one is not None
+        assert (found[candidate.national_id].id, found[candidate.national_id].version) == (one.id, one.version)
+        assert found[candidate.national_id].organization == one.organization
 
 
 def test_merging_moves_the_children_under_the_target(ledger: Ledger, tree: Tree) -> None:
