@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import gc
 import json
-from itertools import pairwise
 from datetime import date, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
