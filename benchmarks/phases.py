@@ -2,7 +2,7 @@
 
 - `import_history`: the generated file through `service.importer` (the ledger's batches).
 - `raw_insert`: the same serialized rows into an identical events table, in transactions as large
-  as the import's, through the ledger's recorder (the table lock, the notification, then COPY, as
+  as the import's, through the ledger's recorder (the writers' lock, the notification, then COPY, as
   the import writes) or, for reference, through the library's own (one INSERT of an array).
 - `in_child`: rebuild of the read models, or raw read and deserialization of the log, in a process
   of its own (peak memory).

@@ -82,8 +82,8 @@ MAX_PENDING_RESTRUCTURINGS = 20
 # them out: a province's whole tree at least (the country has about 325,000).
 KEEP_ORGANIZATIONS = 50_000
 # The store's statistics of the log are refreshed (`Ledger.refresh_statistics`) once the import has
-# added this many events, then each time the log has doubled since, and at the end: the server's
-# autovacuum cannot while an import holds the log's table lock batch after batch.
+# added this many events, then each time the log has doubled since, and at the end: the plans of
+# the import's own reads of streams depend on them, and the server's autovacuum takes its time.
 STATISTICS_AFTER = 10_000
 
 

@@ -185,7 +185,7 @@ class Settings(BaseSettings):
         if overflow is None:
             # Every web thread and background thread may hold a connection at once.
             overflow = max(0, self.threads + BACKGROUND_THREADS + self.webhook_workers - self.postgres_pool_size)
-        # POSTGRES_ENABLE_DB_FUNCTIONS stays unset: it skips the table lock that keeps positions
+        # POSTGRES_ENABLE_DB_FUNCTIONS stays unset: it skips the writers' lock that keeps positions
         # committing in order (see shared/EVENTSOURCING-NOTES.md).
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

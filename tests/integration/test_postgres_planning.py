@@ -37,8 +37,7 @@ def _analyzed(ledger: Ledger) -> bool:
 
 
 def test_an_import_leaves_the_log_analyzed(ledger: Ledger, tmp_path: Path) -> None:
-    """The planner has statistics of the log after an import (its autovacuum could not get them:
-    the import's table lock cancels it)."""
+    """The planner has statistics of the log after an import, without waiting for the autovacuum."""
     codes, founding = tree()
     assert not _analyzed(ledger)
     commands = [*founding, *(admission(codes["cell_a"], national_id()) for _ in range(5))]

@@ -38,7 +38,7 @@ def test_a_postgresql_url_becomes_the_postgres_settings_with_pools_sized_to_the_
 
 
 def test_database_functions_are_never_enabled() -> None:
-    """They skip the table lock that keeps positions committing in order."""
+    """They skip the writers' lock that keeps positions committing in order."""
     env = Settings(database_url="postgresql://u:p@h/db").ledger_env()
     assert not any("ENABLE_DB_FUNCTIONS" in key for key in env)
 
