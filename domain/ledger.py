@@ -241,13 +241,18 @@ class Ledger(Application):
         }
         if not wanted:
             return
-        streams = self._read_streams(wanted)
+        states = self._replay_streams(wanted)
         for aggregate_id in wanted:
-            stored = streams.get(aggregate_id)
-            if stored is None:
+            state = states.get(aggregate_id)
+            if state is None:
                 batch.absent.add(aggregate_id)
             else:
-                batch.warm(project_aggregate(None, map(self.mapper.to_domain_event, stored)))
+                batch.warm(state)
+
+    def _replay_streams(self, ids: set[UUID]) -> dict[UUID, Any]:
+        """The current state of these streams, read together; streams never written are left out."""
+        to_event = self.mapper.to_domain_event
+        return {i: project_aggregate(None, map(to_event, stored)) for i, stored in self._read_streams(ids).items()}
 
     def _read_streams(self, ids: set[UUID]) -> dict[UUID, list[StoredEvent]]:
         """The stored events of these streams, each in order, read in a few queries."""
@@ -323,16 +328,14 @@ class Ledger(Application):
         """
         wanted = list(dict.fromkeys(national_ids))
         found: dict[str, Any] = {}
-        if self._batch is not None:
-            for start in range(0, len(wanted), PEOPLE_PER_READ):
-                chunk = wanted[start : start + PEOPLE_PER_READ]
+        for start in range(0, len(wanted), PEOPLE_PER_READ):
+            chunk = wanted[start : start + PEOPLE_PER_READ]
+            if self._batch is not None:
                 self.prefetch_people(chunk)
                 found.update((national_id, self.person(national_id)) for national_id in chunk)
-        else:
-            for start in range(0, len(wanted), PEOPLE_PER_READ):
-                ids = {person_id(national_id): national_id for national_id in wanted[start : start + PEOPLE_PER_READ]}
-                for aggregate_id, stored in self._read_streams(set(ids)).items():
-                    found[ids[aggregate_id]] = project_aggregate(None, map(self.mapper.to_domain_event, stored))
+            else:
+                ids = {person_id(national_id): national_id for national_id in chunk}
+                found.update((ids[i], state) for i, state in self._replay_streams(set(ids)).items())
         assert all(person is None or isinstance(person, Person) for person in found.values())
         return {national_id: found[national_id] for national_id in wanted if found.get(national_id) is not None}
 
