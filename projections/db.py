@@ -117,6 +117,11 @@ class Database:
         with self.datastore.transaction(commit=commit) as raw:
             yield Cursor(raw, self.postgres)
 
+    @property
+    def no_limit(self) -> int | None:
+        """The value of `LIMIT ?` that sets no limit: NULL on PostgreSQL, a negative one on SQLite."""
+        return None if self.postgres else -1
+
     def in_list(self, values: Sequence[Any]) -> str:
         """Placeholders for an IN (...) list."""
         return ",".join("?" * len(values)) or "NULL"

@@ -293,8 +293,9 @@ class ReadModels:
                 (str(member_id),),
             ).scalar()
 
-    def roster(self, code: str, as_of: date, scope: str, limit: int, offset: int) -> dict[str, Any]:
-        """Who was on the roster of the organization (or of its whole subtree) on `as_of`."""
+    def roster(self, code: str, as_of: date, scope: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+        """Who was on the roster of the organization (or of its whole subtree) on `as_of`: every
+        member, or the page of `limit` members after the first `offset`."""
         day = as_of.isoformat()
         with self.db.transaction(commit=False) as cur:
             org = self._org(cur, code)
@@ -333,7 +334,7 @@ class ReadModels:
             rows = cur.execute(
                 "SELECT s.member_id, s.full_name, s.official_since, s.admitted_on, c.code, t.transfer_id "
                 f"{base} ORDER BY s.full_name, s.member_id LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                [*params, limit if limit is not None else self.db.no_limit, offset],
             ).all()
             guests = cur.execute(
                 "SELECT g.member_id, g.full_name, h.code, o.code, g.valid_from, g.until "

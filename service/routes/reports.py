@@ -25,10 +25,13 @@ def roster(
     read_models: ReadModelsDep,
     as_of: AsOf = None,
     scope: Annotated[Literal["self", "subtree"], Query(description="This organization only, or its whole subtree")] = "self",
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE, description="At most this many members, for a page (all when omitted)")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Members skipped before the page")] = 0,
 ) -> dict[str, Any]:
-    """Who was on the roster on `as_of`; `total` counts the headcount, without temporary guests."""
+    """Who was on the roster on `as_of`; `total` counts the headcount, without temporary guests.
+    Every member is listed unless the caller asks for a page (`limit`, `offset`)."""
     check_may_read(caller, read_models, code)
     day = as_of or date.today()
     require_organization(read_models, code, day)

@@ -48,3 +48,16 @@ async def test_a_roster_lists_the_cells_members(api: Api, tree: Tree) -> None:
     assert (body["total"], body["probationary"], body["official"]) == (1, 1, 0)
     [member] = body["members"]
     assert (member["member_id"], member["status"], member["cell"]) == (admitted["member_id"], "probationary", tree.cell_a)
+
+
+async def test_a_roster_lists_every_member_unless_a_page_is_asked_for(api: Api, tree: Tree) -> None:
+    """The contract's `members` is the whole roster, however long; `limit` and `offset` page it."""
+    admitted = [await api.admit(tree.cell_a) for _ in range(105)]
+    seen = admitted[-1]["position"]
+    whole = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?min_position={seen}")).json()
+    assert whole["total"] == 105
+    assert sorted(m["member_id"] for m in whole["members"]) == sorted(a["member_id"] for a in admitted)
+    first = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?limit=100")).json()
+    rest = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?limit=100&offset=100")).json()
+    assert [m["member_id"] for m in first["members"] + rest["members"]] == [m["member_id"] for m in whole["members"]]
+    assert (len(first["members"]), len(rest["members"])) == (100, 5)
