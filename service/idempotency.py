@@ -72,7 +72,8 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     """What makes two requests the same: method, path and body (JSON compared by meaning)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON, or nested deeper than Python parses: compared byte for byte (the route refuses it).
         canonical = body
     digest = hashlib.sha256()
     for part in (method.encode(), path.encode("utf-8", "surrogateescape"), canonical):

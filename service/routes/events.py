@@ -94,7 +94,9 @@ def stream(
 def resume_from(last_event_id: str | None, after: int | None) -> int:
     """Where a stream starts: after Last-Event-ID, else after `after`, else at the beginning."""
     if last_event_id is not None:
-        if not last_event_id.isdigit() or int(last_event_id) > MAX_POSITION:
+        # ASCII digits only: `str.isdigit` also takes superscripts, which `int` then refuses.
+        digits = last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) <= len(str(MAX_POSITION))
+        if not digits or int(last_event_id) > MAX_POSITION:
             raise InvalidValue("Last-Event-ID", "must be a position (a whole number)")
         return int(last_event_id)
     return after or 0

@@ -118,6 +118,17 @@ async def test_an_unreadable_key_is_a_422_naming_the_header(api: Api, tree: Tree
     assert (response.status_code, response.json()["field"]) == (422, "Idempotency-Key")
 
 
+async def test_a_body_nested_too_deep_to_parse_is_a_422_with_a_key_as_without(api: Api, tree: Tree) -> None:
+    """The key's hash of a body Python cannot parse (too deep) falls back to its bytes; no 500."""
+    url = f"/v1/organizations/{tree.cell_a}/admissions"
+    head = api.head()
+    for body in ("[" * 100_000, "[" * 50_000 + "]" * 50_000):
+        for headers in ({}, key()):
+            response = await api.request("POST", url, content=body, headers={**headers, "Content-Type": "application/json"})
+            assert response.status_code == 422, (len(body), headers, response.text[:200])
+    assert api.head() == head
+
+
 async def test_a_replayed_confirmation_still_carries_its_position(api: Api, tree: Tree) -> None:
     """The replay is the first answer, position included, though nothing new was recorded."""
     admitted = await api.admit(tree.cell_a)
