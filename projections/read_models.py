@@ -431,12 +431,7 @@ class ReadModels:
         (member_id_, person, full_name, cell, joined_on, admitted_on, probation_ends_on, official_since,
          removed_on, removal_reason, transfer, membership) = row
         transfer_json = json.loads(transfer) if transfer else None
-        if removed_on:
-            status = "removed"
-        elif transfer_json and transfer_json["kind"] == "official":
-            status = "in_transit"
-        else:
-            status = "official" if official_since else "probationary"
+        status = member_status(removed_on, transfer_json, official_since)
         person_json = json.loads(person)
         return {
             "member_id": member_id_,
@@ -459,14 +454,13 @@ class ReadModels:
         """Members registered with this national ID (at most one person)."""
         with self.db.transaction(commit=False) as cur:
             rows = cur.execute(
-                "SELECT m.member_id, m.full_name, o.code, m.removed_on, m.official_since FROM rm_member m "
+                "SELECT m.member_id, m.full_name, o.code, m.removed_on, m.transfer, m.official_since FROM rm_member m "
                 "JOIN rm_org o ON o.org_key = m.cell_key WHERE m.national_id = ?",
                 (national_id,),
             ).all()
         return [
-            {"member_id": m, "full_name": n, "cell": c,
-             "status": "removed" if r else ("official" if o else "probationary")}
-            for m, n, c, r, o in rows
+            {"member_id": m, "full_name": n, "cell": c, "status": member_status(r, json.loads(t) if t else None, o)}
+            for m, n, c, r, t, o in rows
         ]
 
     def organization_events(self, code: str, after: int, limit: int, personal: bool = True) -> list[dict[str, Any]]:
@@ -483,6 +477,16 @@ class ReadModels:
             {k: v for k, v in entry.items() if k != "organization"}
             for entry in self._timeline(positions, personal)
         ]
+
+
+def member_status(removed_on: str | None, transfer: dict[str, Any] | None, official_since: str | None) -> str:
+    """A member's status today: removed, in transit (an official transfer not yet received),
+    official or probationary."""
+    if removed_on:
+        return "removed"
+    if transfer and transfer["kind"] == "official":
+        return "in_transit"
+    return "official" if official_since else "probationary"
 
 
 def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:

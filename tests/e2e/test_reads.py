@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Api, Tree
+from tests.e2e.conftest import Api, Tree, decision, person
 
 
 async def test_a_query_for_a_position_not_yet_applied_is_a_503_with_retry_after(start_api: Any) -> None:
@@ -61,3 +61,33 @@ async def test_a_roster_lists_every_member_unless_a_page_is_asked_for(api: Api, 
     rest = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?limit=100&offset=100")).json()
     assert [m["member_id"] for m in first["members"] + rest["members"]] == [m["member_id"] for m in whole["members"]]
     assert (len(first["members"]), len(rest["members"])) == (100, 5)
+
+
+async def test_a_member_in_an_official_transfer_is_in_transit_wherever_the_member_is_looked_up(
+    api: Api, tree: Tree
+) -> None:
+    """By id, by national ID and on the sending roster alike, until the reception."""
+    subject = person()
+    admitted = await api.admit(tree.cell_a, person=subject)
+    member = admitted["member_id"]
+    issued = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{member}/transfers",
+        {"to": tree.other_cell, "kind": "official", "issued_on": "2025-06-01", "decision": decision("2025-06-01")},
+    )
+    seen = issued.json()["position"]
+
+    async def statuses() -> tuple[str, str]:
+        by_id = (await api.get(f"/v1/members/{member}?min_position={seen}")).json()["status"]
+        query = f"/v1/members?national_id={subject['national_id']}&min_position={seen}"
+        [found] = (await api.get(query)).json()["members"]
+        return by_id, found["status"]
+
+    roster = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?min_position={seen}")).json()
+    assert [m["status"] for m in roster["members"]] == ["in_transit"]
+    assert await statuses() == ("in_transit", "in_transit")
+    received = await api.post(
+        f"/v1/organizations/{tree.other_cell}/transfers/{issued.json()['transfer_id']}/reception",
+        {"received_on": "2025-06-20"},
+    )
+    seen = received.json()["position"]
+    assert await statuses() == ("probationary", "probationary")
