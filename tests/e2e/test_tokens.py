@@ -79,10 +79,20 @@ async def test_an_unknown_role_is_a_422_naming_role(api: Api, tree: Tree) -> Non
     assert (response.status_code, response.json()["field"]) == (422, "role")
 
 
-async def test_a_label_with_personal_text_is_a_422_naming_label(api: Api, tree: Tree) -> None:
-    """Labels go into every log line and event, so they are identifiers, not names."""
-    response = await api.post("/v1/tokens", {"role": "clerk", "scope": tree.province, "label": "Nguyễn Văn A"})
-    assert (response.status_code, response.json()["field"]) == (422, "label")
+async def test_a_label_is_any_text_and_is_recorded_by_the_events_it_records(api: Api, tree: Tree) -> None:
+    """A commission names its tokens in its own words; the label is each event's `recorded_by`."""
+    label = f"Ban Tổ chức Tỉnh ủy Đắk Lắk {code('x')}"
+    clerk = await api.token("clerk", tree.province, label=label)
+    admitted = await api.admit(tree.cell_a, clerk)
+    events = (await api.get(f"/v1/organizations/{tree.cell_a}/events?min_position={admitted['position']}")).json()
+    assert events["events"][-1]["recorded_by"] == label
+
+
+async def test_a_blank_label_or_one_with_control_characters_is_a_422_naming_label(api: Api, tree: Tree) -> None:
+    """Labels go into every log line and event: text, at most 100 characters, on one line."""
+    for label in ("  ", "clerk\nforged log line", "x" * 101):
+        response = await api.post("/v1/tokens", {"role": "clerk", "scope": tree.province, "label": label})
+        assert (response.status_code, response.json()["field"]) == (422, "label"), label
 
 
 async def test_without_an_admin_token_the_service_makes_one_and_announces_it_once(start_api: Any) -> None:
