@@ -132,6 +132,9 @@ def main(
         figures["rebuild_peak_rss_mb"] = round(rebuilt["peak_rss_mb"], 1)
         figures["database_mb_after_rebuild"] = store.database_size_mb(database_url)
 
+        # Latencies are timed on a quiet disk, not behind the write-back of what the rebuild wrote.
+        figures["settled_before_latencies"] = store.settle(database_url)
+
         clock = time.perf_counter()
         console.print("queries ...")
         figures.update(phases.queries(database_url, samples, seed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from tests.pgserver import PostgresServer, drop_database
+from tests.pgserver import ROLE, PostgresServer, drop_database
 
 
 @contextmanager
@@ -27,6 +28,8 @@ def postgres_database(server_url: str | None) -> Iterator[tuple[str, str]]:
         if server_url is None:
             server = stack.enter_context(PostgresServer())
             server_url = server.url
+            # So that `settle` may ask for a checkpoint.
+            server.as_superuser(f"GRANT pg_checkpoint TO {ROLE}")
             origin = "throw-away local server (fsync, synchronous_commit and full_page_writes off)"
         name = f"bench_{secrets.token_hex(6)}"
         with psycopg.connect(server_url, autocommit=True) as maintenance:
@@ -73,3 +76,30 @@ def database_size_mb(database_url: str) -> float:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
     return round((row[0] if row else 0) / 2**20, 1)
+
+
+def dirty_mb() -> float:
+    """What the kernel holds of written files not yet on disk (Linux; 0 elsewhere)."""
+    meminfo = _read("/proc/meminfo")
+    kb = next((int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("Dirty:")), 0)
+    return round(kb / 1024, 1)
+
+
+def settle(database_url: str) -> dict[str, Any]:
+    """Put the bulk phases' writes on disk before latencies are timed: a checkpoint of the server
+    (where the benchmark's role may ask for one), then the kernel's own flush (`sync`).
+
+    A rebuild leaves gigabytes in the page cache that the kernel writes back on its own clock
+    (every 5 s, pages older than 30 s); a request that reads from the disk meanwhile waits behind
+    that, and its latency is the disk's backlog, not the service's.
+    """
+    started = time.perf_counter()
+    before = dirty_mb()
+    checkpoint = True
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        checkpoint = False
+    os.sync()
+    return {"dirty_mb_before": before, "checkpoint": checkpoint, "seconds": round(time.perf_counter() - started, 1)}

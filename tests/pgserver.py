@@ -141,6 +141,14 @@ class PostgresServer:
         self.url = f"postgresql://{ROLE}:{password}@127.0.0.1:{port}/{ROLE}"
         return self.url
 
+    def as_superuser(self, statement: str) -> None:
+        """Run one SQL statement as the server's superuser (the tests' role is not one)."""
+        port = self.url.rsplit(":", 1)[1].split("/", 1)[0]
+        self._run(
+            "psql", "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", f"--host={self.folder}",
+            f"--port={port}", f"--username={SUPERUSER}", "--dbname=postgres", f"--command={statement}",
+        )
+
     def stop(self) -> None:
         """Stop the server if it runs and remove its folder."""
         if self.folder is None:

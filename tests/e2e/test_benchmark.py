@@ -47,3 +47,16 @@ def test_the_benchmark_writes_every_figure_with_scale_events_and_machine(
     for name in FIGURES:
         assert isinstance(figures[name], (int, float)) and figures[name] > 0, name
     assert figures["command_statuses"].keys() <= {"200", "201"}
+    # The tests' role may not ask for a checkpoint; the kernel's flush runs all the same.
+    settled = figures["settled_before_latencies"]
+    assert settled["checkpoint"] is False and settled["seconds"] >= 0 and settled["dirty_mb_before"] >= 0
+
+
+@pytest.mark.postgres
+def test_a_throw_away_server_lets_the_benchmark_settle_the_disk_with_a_checkpoint() -> None:
+    """The benchmark's own server grants its role the checkpoint that `settle` asks for."""
+    from benchmarks import store
+
+    with store.postgres_database(None) as (database_url, _):
+        settled = store.settle(database_url)
+    assert settled["checkpoint"] is True
