@@ -91,6 +91,21 @@ class Cursor:
             types = _COLUMN_TYPES[key] = [column.type_code for column in self.raw.description]
         return types
 
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query, `size` at a time, without holding them all: on PostgreSQL through a
+        server-side cursor in the same transaction (a plain cursor receives every row at once)."""
+        if self.postgres:
+            with self.raw.connection.cursor(name="dangvien_stream", row_factory=tuple_row) as named:
+                named.execute(self._sql(sql), tuple(params))
+                while rows := named.fetchmany(size):
+                    yield rows
+            return
+        # The library's SQLite cursor wraps the sqlite3 one, which reads a step at a time.
+        sqlite_cursor = self.raw.sqlite_cursor
+        sqlite_cursor.execute(sql, tuple(params))
+        while rows := sqlite_cursor.fetchmany(size):
+            yield [tuple(r) for r in rows]
+
     def all(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self.raw.fetchall()]
 

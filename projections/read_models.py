@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 IDLE_POLL_SECONDS = 0.05
+# Members of a roster read, and sent, at a time.
+ROSTER_PIECE = 1000
 
 
 def open_database(ledger: Ledger) -> Database:
@@ -295,7 +297,22 @@ class ReadModels:
 
     def roster(self, code: str, as_of: date, scope: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
         """Who was on the roster of the organization (or of its whole subtree) on `as_of`: every
-        member, or the page of `limit` members after the first `offset`."""
+        member, or the page of `limit` members after the first `offset`, in one answer."""
+        pieces = self.roster_pieces(code, as_of, scope, limit, offset)
+        whole = next(pieces)
+        for members in pieces:
+            whole["members"].extend(members)
+        return whole
+
+    def roster_pieces(
+        self, code: str, as_of: date, scope: str, limit: int | None = None, offset: int = 0
+    ) -> Iterator[Any]:
+        """The roster in pieces, all read in one transaction: first the answer without its members
+        (the counts, the guests, the page asked for), then the members in order, a thousand at a
+        time, so that the roster of a whole province, or of the country, never sits in memory whole.
+
+        Raises LookupError for an unknown code when the first piece is asked for.
+        """
         day = as_of.isoformat()
         with self.db.transaction(commit=False) as cur:
             org = self._org(cur, code)
@@ -331,11 +348,6 @@ class ReadModels:
                 f"COUNT(t.transfer_id) {base}",
                 [day, *params],
             ).one() or (0, 0, 0)
-            rows = cur.execute(
-                "SELECT s.member_id, s.full_name, s.official_since, s.admitted_on, c.code, t.transfer_id "
-                f"{base} ORDER BY s.full_name, s.member_id LIMIT ? OFFSET ?",
-                [*params, limit if limit is not None else self.db.no_limit, offset],
-            ).all()
             guests = cur.execute(
                 "SELECT g.member_id, g.full_name, h.code, o.code, g.valid_from, g.until "
                 "FROM rm_guest g JOIN rm_org h ON h.org_key = g.host_key JOIN rm_org o ON o.org_key = g.home_key "
@@ -343,36 +355,29 @@ class ReadModels:
                 "ORDER BY g.full_name",
                 [*cells_params, day, day],
             ).all()
-        members = []
-        for member_id, full_name, official_since, admitted_on, cell, transfer_id in rows:
-            is_official = official_since is not None and official_since <= day
-            status = "in_transit" if transfer_id else ("official" if is_official else "probationary")
-            members.append(
-                {
-                    "member_id": member_id,
-                    "full_name": full_name,
-                    "status": status,
-                    "cell": cell,
-                    "admitted_on": admitted_on,
-                    "official_since": official_since if is_official else None,
-                }
-            )
-        return {
-            "organization": code,
-            "as_of": day,
-            "scope": scope,
-            "total": int(total),
-            "probationary": int(total) - int(official),
-            "official": int(official),
-            "in_transit": int(in_transit),
-            "members": members,
-            "guests": [
-                {"member_id": m, "full_name": n, "host": h, "home": o, "since": s, "until": u}
-                for m, n, h, o, s, u in guests
-            ],
-            "limit": limit,
-            "offset": offset,
-        }
+            yield {
+                "organization": code,
+                "as_of": day,
+                "scope": scope,
+                "total": int(total),
+                "probationary": int(total) - int(official),
+                "official": int(official),
+                "in_transit": int(in_transit),
+                "members": [],
+                "guests": [
+                    {"member_id": m, "full_name": n, "host": h, "home": o, "since": s, "until": u}
+                    for m, n, h, o, s, u in guests
+                ],
+                "limit": limit,
+                "offset": offset,
+            }
+            for rows in cur.stream(
+                "SELECT s.member_id, s.full_name, s.official_since, s.admitted_on, c.code, t.transfer_id "
+                f"{base} ORDER BY s.full_name, s.member_id LIMIT ? OFFSET ?",
+                [*params, limit if limit is not None else self.db.no_limit, offset],
+                ROSTER_PIECE,
+            ):
+                yield [roster_entry(day, *row) for row in rows]
 
     # --- reports ---------------------------------------------------------------------------------
 
@@ -477,6 +482,21 @@ class ReadModels:
             {k: v for k, v in entry.items() if k != "organization"}
             for entry in self._timeline(positions, personal)
         ]
+
+
+def roster_entry(
+    day: str, member_id: str, full_name: str, official_since: str | None, admitted_on: str, cell: str, transfer: Any
+) -> dict[str, Any]:
+    """One member of a roster as of `day`."""
+    is_official = official_since is not None and official_since <= day
+    return {
+        "member_id": member_id,
+        "full_name": full_name,
+        "status": "in_transit" if transfer else ("official" if is_official else "probationary"),
+        "cell": cell,
+        "admitted_on": admitted_on,
+        "official_since": official_since if is_official else None,
+    }
 
 
 def member_status(removed_on: str | None, transfer: dict[str, Any] | None, official_since: str | None) -> str:

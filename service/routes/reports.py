@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
 from domain.errors import InvalidValue
 from service.auth import Reader, check_may_read
@@ -18,7 +21,11 @@ router = APIRouter(prefix="/v1/organizations", tags=["reports"])
 MAX_PAGE = 1000
 
 
-@router.get("/{code}/roster")
+@router.get(
+    "/{code}/roster",
+    response_model=None,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 def roster(
     code: CodePath,
     caller: Reader,
@@ -29,13 +36,36 @@ def roster(
         int | None, Query(ge=1, le=MAX_PAGE, description="At most this many members, for a page (all when omitted)")
     ] = None,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Members skipped before the page")] = 0,
-) -> dict[str, Any]:
+) -> StreamingResponse:
     """Who was on the roster on `as_of`; `total` counts the headcount, without temporary guests.
     Every member is listed unless the caller asks for a page (`limit`, `offset`)."""
     check_may_read(caller, read_models, code)
     day = as_of or date.today()
     require_organization(read_models, code, day)
-    return read_models.roster(code, day, scope, limit, offset)
+    pieces = read_models.roster_pieces(code, day, scope, limit, offset)
+    return StreamingResponse(as_json(next(pieces), "members", pieces), media_type="application/json")
+
+
+def as_json(whole: dict[str, Any], key: str, items: Iterator[list[Any]]) -> Iterator[bytes]:
+    """The JSON text of `whole`, with the list at `key` (empty in `whole`) written from `items`,
+    a chunk at a time: a long roster is sent as it is read, never held whole."""
+    assert whole[key] == []
+    text = dumps(whole)
+    marker = f'"{key}":[]'
+    cut = text.index(marker) + len(marker) - 1
+    yield text[:cut].encode()
+    first = True
+    for chunk in items:
+        if chunk:
+            body = dumps(chunk)[1:-1]
+            yield (body if first else "," + body).encode()
+            first = False
+    yield text[cut:].encode()
+
+
+def dumps(value: Any) -> str:
+    """JSON as FastAPI writes it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 @router.get("/{code}/report")

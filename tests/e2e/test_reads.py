@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from projections import read_models
 from tests.e2e.conftest import Api, Tree, decision, person
 
 
@@ -50,8 +53,12 @@ async def test_a_roster_lists_the_cells_members(api: Api, tree: Tree) -> None:
     assert (member["member_id"], member["status"], member["cell"]) == (admitted["member_id"], "probationary", tree.cell_a)
 
 
-async def test_a_roster_lists_every_member_unless_a_page_is_asked_for(api: Api, tree: Tree) -> None:
-    """The contract's `members` is the whole roster, however long; `limit` and `offset` page it."""
+async def test_a_roster_lists_every_member_unless_a_page_is_asked_for(
+    api: Api, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contract's `members` is the whole roster, however long (sent as it is read, here ten
+    members at a time); `limit` and `offset` page it."""
+    monkeypatch.setattr(read_models, "ROSTER_PIECE", 10)
     admitted = [await api.admit(tree.cell_a) for _ in range(105)]
     seen = admitted[-1]["position"]
     whole = (await api.get(f"/v1/organizations/{tree.cell_a}/roster?min_position={seen}")).json()
