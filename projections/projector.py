@@ -110,6 +110,35 @@ def member_ids(events: Iterable[Any]) -> list[str]:
     return found
 
 
+def subject(event: Any) -> str | None:
+    """The member an event is about, where there is exactly one (the member itself, or the member
+    whose file, guest stay or announced transfer it carries)."""
+    for holder in (event, getattr(event, "file", None), getattr(event, "guest", None), getattr(event, "transfer", None)):
+        member_id = getattr(holder, "member_id", None)
+        if member_id is not None:
+            return str(member_id)
+    return None
+
+
+def members_concerned(event: Any) -> list[str]:
+    """Every member an event is about, for their timelines: its subject, or the whole roster that a
+    merger or a split sent away and that a successor absorbed (members, guests, announced transfers)."""
+    one = subject(event)
+    if one is not None:
+        return [one]
+    if isinstance(event, Organization.Absorbed):
+        return list(dict.fromkeys(
+            [str(f.member_id) for f in event.members]
+            + [str(g.member_id) for g in event.guests]
+            + [str(t.member_id) for t in event.incoming]
+        ))
+    if isinstance(event, Organization.MergedInto):
+        return [str(m) for m in event.members]
+    if isinstance(event, Organization.SplitUp):
+        return [str(m) for part in event.parts.values() for m in part.get("members", ())]
+    return []
+
+
 @dataclass
 class Fact:
     """Something that changes the figures of every organization above where it happened."""
@@ -250,6 +279,8 @@ class Batch:
         self.sides: dict[int, list[tuple[int, int, str, int, int]]] = {}
         self.cleared_sides: set[int] = set()
         self.events: list[tuple[Any, ...]] = []
+        # (member, position) for each member an event is about: a merger's is about a whole roster.
+        self.event_members: list[tuple[str, int]] = []
         self.paths_dirty: set[int] = set()
         # Moves whose carried figures this batch may change, to compute again once it is written.
         self.moves = projector.moves
@@ -450,9 +481,10 @@ class Batch:
         )
         cur.executemany(FLOW_UPSERT, [row for row in self.flows.values() if any(row[3:])])
         cur.executemany(
-            "INSERT INTO rm_event (position, org_key, member_id, type, effective_on) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO rm_event (position, org_key, type, effective_on) VALUES (?, ?, ?, ?)",
             self.events,
         )
+        cur.executemany("INSERT INTO rm_event_member (member_id, position) VALUES (?, ?)", self.event_members)
         if self.paths_dirty:
             self.tree.write_paths(cur, self.paths_dirty)
         # Last, so that the counts read every row this batch wrote.
@@ -610,11 +642,8 @@ class Projector:
         handler = getattr(self, "_" + name, None)
         if handler is not None:
             handler(batch, position, org, day, event)
-        member_id = getattr(event, "member_id", None)
-        if member_id is None:
-            file = getattr(event, "file", None)
-            member_id = file.member_id if file is not None else None
-        batch.events.append((position, org, str(member_id) if member_id else None, name, day))
+        batch.events.append((position, org, name, day))
+        batch.event_members.extend((member_id, position) for member_id in members_concerned(event))
 
     # The tree.
 
@@ -803,6 +832,20 @@ class Projector:
 
     def _TransferWithdrawn(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
         self._end_guest(batch, event.transfer_id, org, day)
+        # The event names only the transfer; its member is the one the transfer was issued for.
+        member_id = self._transfer_member(batch, str(event.transfer_id))
+        if member_id is not None:
+            batch.event_members.append((member_id, position))
+
+    def _transfer_member(self, batch: Batch, transfer_id: str) -> str | None:
+        """The member a transfer was issued for, from this batch's members or the written rows."""
+        for state in batch.members.values():
+            for transit in state.transits:
+                if transit["transfer_id"] == transfer_id:
+                    return str(transit["member_id"])
+        return batch.cur.execute(
+            "SELECT member_id FROM rm_transit WHERE transfer_id = ? LIMIT 1", (transfer_id,)
+        ).scalar()
 
     def _MemberRemoved(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
         state = batch.member(event.member_id)

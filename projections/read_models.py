@@ -431,7 +431,7 @@ class ReadModels:
             if row is None:
                 return None
             positions = [p for (p,) in cur.execute(
-                "SELECT position FROM rm_event WHERE member_id = ? ORDER BY position", (key,)
+                "SELECT position FROM rm_event_member WHERE member_id = ? ORDER BY position", (key,)
             ).all()]
         (member_id_, person, full_name, cell, joined_on, admitted_on, probation_ends_on, official_since,
          removed_on, removal_reason, transfer, membership) = row

@@ -70,7 +70,7 @@ MEASURE_COLUMNS = tuple(column(m) for m in MEASURES)
 
 # The version of the read models' shape and meaning. Change it with any change to what the tables
 # hold: read models of another version are dropped and made again from the events at start.
-VERSION = 2
+VERSION = 3
 
 
 def statements(postgres: bool) -> list[str]:
@@ -124,10 +124,12 @@ def statements(postgres: bool) -> list[str]:
         "CREATE INDEX IF NOT EXISTS rm_guest_by_host ON rm_guest (host_key, valid_from)",
         # The audit index: which events concern which organization and member.
         f"""CREATE TABLE IF NOT EXISTS rm_event (
-            position {big} PRIMARY KEY, org_key INTEGER NOT NULL, member_id TEXT, type TEXT NOT NULL,
+            position {big} PRIMARY KEY, org_key INTEGER NOT NULL, type TEXT NOT NULL,
             effective_on TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS rm_event_by_org ON rm_event (org_key, position)",
-        "CREATE INDEX IF NOT EXISTS rm_event_by_member ON rm_event (member_id, position)",
+        # A member's timeline: every event about them, a merger's or a split's included.
+        f"""CREATE TABLE IF NOT EXISTS rm_event_member (
+            member_id TEXT NOT NULL, position {big} NOT NULL, PRIMARY KEY (member_id, position))""",
         # Reports: facts, their attribution to every ancestor, and structural moves.
         f"""CREATE TABLE IF NOT EXISTS rm_fact (
             fact_id {big} PRIMARY KEY, position {big} NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,
@@ -162,6 +164,7 @@ TABLES = (
     "rm_transit",
     "rm_guest",
     "rm_event",
+    "rm_event_member",
     "rm_fact",
     "rm_flow",
     "rm_move_side",

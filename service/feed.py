@@ -38,6 +38,7 @@ from domain.errors import InvalidValue
 from domain.ledger import Ledger
 from domain.organization import Organization
 from projections.events import event_data, recorded_at
+from projections.projector import subject
 from service.recorder import STRUCTURE_TOPICS
 
 SPEC_VERSION = "1.0"
@@ -115,15 +116,6 @@ def resolve_types(names: Iterable[str] | None, field: str = "types") -> frozense
     if unknown:
         raise InvalidValue(field, f"unknown event types {unknown}; known: {sorted(known)}")
     return frozenset(CLOUD_EVENT_TYPES.get(name, name) for name in asked)
-
-
-def subject(event: Any) -> str | None:
-    """The member an event is about, where there is exactly one."""
-    for holder in (event, getattr(event, "file", None), getattr(event, "guest", None), getattr(event, "transfer", None)):
-        member_id = getattr(holder, "member_id", None)
-        if member_id is not None:
-            return str(member_id)
-    return None
 
 
 def cloud_event(position: int, code: str, event: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from projections import read_models
-from tests.e2e.conftest import Api, Tree, decision, person
+from tests.e2e.conftest import Api, Tree, code, decision, person
 
 
 async def test_a_query_for_a_position_not_yet_applied_is_a_503_with_retry_after(start_api: Any) -> None:
@@ -98,3 +98,77 @@ async def test_a_member_in_an_official_transfer_is_in_transit_wherever_the_membe
     )
     seen = received.json()["position"]
     assert await statuses() == ("probationary", "probationary")
+
+
+async def _timeline(api: Api, member_id: str, seen: int) -> list[tuple[str, str]]:
+    body = (await api.get(f"/v1/members/{member_id}?min_position={seen}")).json()
+    return [(event["type"], event["organization"]) for event in body["timeline"]]
+
+
+async def test_a_member_s_timeline_follows_the_member_through_a_merger_and_a_split(api: Api, tree: Tree) -> None:
+    """The collective moves of a restructuring are about every member they carry: the ended
+    unit's event and the successor's, so the timeline explains each change of cell."""
+    first = await api.admit(tree.cell_a)
+    second = await api.admit(tree.cell_b)
+    merged = await api.post(
+        f"/v1/organizations/{tree.cell_a}/restructurings",
+        {"action": "merge", "into": tree.cell_b, "effective_on": "2025-07-01", "decision": decision("2025-07-01")},
+    )
+    assert merged.status_code == 200, merged.text
+    new_cell = await api.found(code("HN.C"), "grassroots_cell", tree.commune)
+    split = await api.post(
+        f"/v1/organizations/{tree.cell_b}/restructurings",
+        {"action": "split", "effective_on": "2025-09-01", "decision": decision("2025-09-01"),
+         "parts": [{"into": new_cell, "members": [first["member_id"]]},
+                   {"into": tree.other_cell, "members": [second["member_id"]]}]},
+    )
+    assert split.status_code == 200, split.text
+    seen = split.json()["position"]
+    assert await _timeline(api, first["member_id"], seen) == [
+        ("MemberAdmitted", tree.cell_a),
+        ("MergedInto", tree.cell_a),
+        ("Absorbed", tree.cell_b),
+        ("SplitUp", tree.cell_b),
+        ("Absorbed", new_cell),
+    ]
+    assert await _timeline(api, second["member_id"], seen) == [
+        ("MemberAdmitted", tree.cell_b),
+        ("SplitUp", tree.cell_b),
+        ("Absorbed", tree.other_cell),
+    ]
+    assert (await api.get(f"/v1/members/{first['member_id']}")).json()["cell"] == new_cell
+
+
+async def test_a_member_s_timeline_holds_both_sides_of_a_transfer(api: Api, tree: Tree) -> None:
+    """The destination's events about the member (the announced transfer, the guest's stay, the
+    withdrawal of a cancelled transfer) are in the member's timeline beside the sender's."""
+    member = (await api.admit(tree.cell_a))["member_id"]
+    temporary = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{member}/transfers",
+        {"to": tree.other_cell, "kind": "temporary", "issued_on": "2025-06-01", "until": "2025-12-01",
+         "decision": decision("2025-06-01")},
+    )
+    transfer_id = temporary.json()["transfer_id"]
+    await api.post(f"/v1/organizations/{tree.other_cell}/transfers/{transfer_id}/reception", {"received_on": "2025-06-10"})
+    await api.post(f"/v1/organizations/{tree.other_cell}/transfers/{transfer_id}/return", {"returned_on": "2025-11-20"})
+    official = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{member}/transfers",
+        {"to": tree.cell_b, "kind": "official", "issued_on": "2025-12-05", "decision": decision("2025-12-05")},
+    )
+    cancelled = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{member}/transfers/{official.json()['transfer_id']}/cancellation",
+        {"cancelled_on": "2025-12-10"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    timeline = await _timeline(api, member, cancelled.json()["position"])
+    assert [t for t in timeline if t[1] != tree.cell_a] == [
+        ("TransferAnnounced", tree.other_cell),
+        ("GuestReceived", tree.other_cell),
+        ("GuestReturned", tree.other_cell),
+        ("TransferAnnounced", tree.cell_b),
+        ("TransferWithdrawn", tree.cell_b),
+    ]
+    assert [t[0] for t in timeline if t[1] == tree.cell_a] == [
+        "MemberAdmitted", "TransferIssued", "TemporaryTransferStarted", "TransferClosed", "TransferIssued",
+        "TransferClosed",
+    ]
