@@ -16,6 +16,10 @@ from domain import errors, rules
 from domain.copying import CopiedByContainers
 from domain.values import RemovalReason, person_id
 
+# Which cell holds the person is not said: the caller may be a clerk of another province, whose
+# token may not see that cell. Within its scope a token finds it with GET /v1/members?national_id=.
+ACTIVE_ELSEWHERE = "the person is an active member of a cell; one person is on one roster at a time"
+
 
 class Person(CopiedByContainers, Aggregate):
     """A person's standing in the Party: which cell holds them now, and how they last left."""
@@ -82,7 +86,7 @@ class Person(CopiedByContainers, Aggregate):
     def check_not_active(self) -> None:
         """A person can be an active member of only one cell at a time."""
         if self.organization is not None:
-            raise errors.AlreadyAMember(f"the person is an active member of {self.organization}")
+            raise errors.AlreadyAMember(ACTIVE_ELSEWHERE)
 
     def readmit(self, organization: str, admitted_on: date) -> None:
         """Admit again a person who left: once only, 36 months after leaving, never after death."""
@@ -102,7 +106,7 @@ class Person(CopiedByContainers, Aggregate):
     def restore(self, organization: str, on: date) -> None:
         """Restore a wrongly removed person (not after death)."""
         if self.is_active:
-            raise errors.NotRemoved(f"the person is an active member of {self.organization}")
+            raise errors.NotRemoved(ACTIVE_ELSEWHERE)
         if self.left_reason is RemovalReason.DECEASED:
             raise errors.PersonDeceased("a deceased person cannot be restored")
         self.trigger_event(self.Restored, organization=organization, effective_on=on)

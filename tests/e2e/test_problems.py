@@ -34,6 +34,20 @@ async def test_admitting_an_active_member_again_is_a_409_already_a_member(api: A
     assert api.head() == before
 
 
+async def test_a_refused_admission_does_not_tell_a_clerk_where_the_person_is_outside_the_clerk_s_scope(
+    api: Api, tree: Tree
+) -> None:
+    """A clerk of another province who tries a national ID learns that the person is a member,
+    not which cell of which province holds the person (a scoped token never sees that)."""
+    body = admission()
+    first = await api.post(f"/v1/organizations/{tree.cell_a}/admissions", body)
+    assert first.status_code == 201
+    clerk = await api.token("clerk", tree.other)
+    again = await api.post(f"/v1/organizations/{tree.other_cell}/admissions", {**body, "decision": decision()}, clerk)
+    assert_problem(again, 409, "already-a-member")
+    assert tree.cell_a not in again.text and tree.commune not in again.text and tree.province not in again.text
+
+
 async def test_admitting_a_seventeen_year_old_is_a_409_too_young(api: Api, tree: Tree) -> None:
     """Age is a rule of the Charter, so a 409 rather than a 422."""
     response = await api.post(
