@@ -610,12 +610,25 @@ class Projector:
             raise
         return notifications[-1].id
 
-    def analyze(self) -> None:
-        """Refresh the planner's statistics of the read models, after a bulk load such as a rebuild:
-        until the server's own autovacuum gets to it, queries are planned for empty tables."""
-        with self.db.transaction() as cur:
+    def vacuum_analyze(self) -> None:
+        """After a bulk load such as a rebuild: the planner's statistics of every read model (until
+        the server's autovacuum gets to it, queries are planned for empty tables), and on
+        PostgreSQL a vacuum of each.
+
+        A rebuild writes every page of the read models at once. Left alone, the queries that first
+        read a row set its commit hint bits, dirtying its page to be written back again behind
+        later requests, and the autovacuum comes to mark the pages visible to all in the middle of
+        the traffic. One VACUUM here does both while no one waits, and lets index-only scans skip
+        the tables. VACUUM cannot run inside a transaction: the pool's connections autocommit.
+        """
+        if not self.db.postgres:
+            with self.db.transaction() as cur:
+                for table in schema.TABLES:
+                    cur.execute(f"ANALYZE {table}")
+            return
+        with self.db.datastore.get_connection() as conn:
             for table in schema.TABLES:
-                cur.execute(f"ANALYZE {table}")
+                conn.execute(f"VACUUM (ANALYZE) {table}")
 
     def rebuild_tables(self) -> None:
         """Empty every read model and forget the tracking position, ready to replay."""

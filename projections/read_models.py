@@ -532,7 +532,7 @@ def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) 
             pacing.batch_done()
             if progress is not None:
                 progress(done, head)
-    projector.analyze()
+    projector.vacuum_analyze()
     return done, time.perf_counter() - started
 
 
