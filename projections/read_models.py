@@ -509,8 +509,15 @@ def member_status(removed_on: str | None, transfer: dict[str, Any] | None, offic
     return "official" if official_since else "probationary"
 
 
-def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) -> tuple[int, float]:
-    """Empty the read models and apply every event again; return (events, seconds)."""
+def rebuild(
+    ledger: Ledger,
+    progress: Callable[[int, int], None] | None = None,
+    finishing: Callable[[], None] | None = None,
+) -> tuple[int, float]:
+    """Empty the read models and apply every event again; return (events, seconds).
+
+    `progress(done, total)` is called after each batch, `finishing()` once every event is applied,
+    before the tables are vacuumed and analyzed (minutes at a national scale)."""
     db = open_database(ledger)
     projector = Projector(ledger, db)
     projector.rebuild_tables()
@@ -532,6 +539,8 @@ def rebuild(ledger: Ledger, progress: Callable[[int, int], None] | None = None) 
             pacing.batch_done()
             if progress is not None:
                 progress(done, head)
+    if finishing is not None:
+        finishing()
     projector.vacuum_analyze()
     return done, time.perf_counter() - started
 

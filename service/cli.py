@@ -116,18 +116,21 @@ def rebuild(
     started = time.perf_counter()
     try:
         with Progress(
-            TextColumn("Rebuilding read models"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=err,
         ) as progress:
-            task = progress.add_task("rebuild", total=None)
+            task = progress.add_task("Rebuilding read models", total=None)
 
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=max(total, done))
 
-            events, _ = projections.rebuild(ledger, progress=advance)
+            def finishing() -> None:
+                progress.update(task, description="Vacuuming and analyzing the read models")
+
+            events, _ = projections.rebuild(ledger, progress=advance, finishing=finishing)
     finally:
         ledger.close()
     seconds = max(time.perf_counter() - started, 1e-9)

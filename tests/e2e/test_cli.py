@@ -99,6 +99,8 @@ def test_rebuild_applies_every_event_and_reports_its_speed(tmp_path: Path) -> No
     result = CliRunner().invoke(main, ["rebuild"], env={"DANGVIEN_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
     assert "Rebuilt from 1 events" in result.output and "events/s" in result.output
+    # The last step (vacuum and statistics, minutes at a national scale) is named while it runs.
+    assert "Vacuuming and analyzing the read models" in result.output
 
 
 def test_rebuild_takes_the_name_of_a_read_model_and_refuses_an_unknown_one(tmp_path: Path) -> None:
