@@ -140,6 +140,8 @@ def main(
         figures.update(phases.queries(database_url, samples, seed))
         phase_seconds["queries"] = time.perf_counter() - clock
 
+        # What the queries left for the kernel to write back while the commands are timed.
+        figures["dirty_mb_before_commands"] = store.dirty_mb()
         clock = time.perf_counter()
         console.print(f"{commands} commands over HTTP at {rate:g}/s ...")
         figures.update(phases.http_commands(database_url, commands, rate, seed))

@@ -50,6 +50,7 @@ def test_the_benchmark_writes_every_figure_with_scale_events_and_machine(
     # The tests' role may not ask for a checkpoint; the kernel's flush runs all the same.
     settled = figures["settled_before_latencies"]
     assert settled["checkpoint"] is False and settled["seconds"] >= 0 and settled["dirty_mb_before"] >= 0
+    assert figures["dirty_mb_before_commands"] >= 0
 
 
 @pytest.mark.postgres
