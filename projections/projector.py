@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +40,8 @@ from projections.db import OPEN_END, Cursor, Database
 from projections.tree import Tree, day_before
 
 APPLICATION = Ledger.name
+# Closed transfers remembered for the withdrawal that follows each in the log.
+ENDED_TRANSFERS_KEPT = 10_000
 
 log = logging.getLogger(__name__)
 
@@ -506,6 +509,9 @@ class Projector:
         self.tree = Tree()
         self.moves = MoveIndex()
         self._fact_id = 0
+        # transfer id -> member id of the transfers just closed or ended by a removal: the
+        # destination's TransferWithdrawn, which comes next in the log, names only the transfer.
+        self.ended_transfers: OrderedDict[str, str] = OrderedDict()
         self._projected_topics: dict[str, bool] = {}
         self.create_tables()
         self.check_version()
@@ -808,6 +814,7 @@ class Projector:
         batch.record(position, day, "transfer", src=source, dst=org)
 
     def _TransferClosed(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
+        self._transfer_ended(str(event.transfer_id), str(event.member_id))
         state = batch.member(event.member_id)
         state.row["transfer"] = None
         batch.close_transits(state, day, str(event.transfer_id))
@@ -834,34 +841,39 @@ class Projector:
     def _GuestReceived(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
         self._put_guest(batch, event.guest, org, day)
 
-    def _end_guest(self, batch: Batch, transfer_id: UUID, org: int, day: str) -> None:
+    def _end_guest(self, batch: Batch, transfer_id: UUID, org: int, day: str) -> dict[str, Any] | None:
         guest = batch.guests.get((str(transfer_id), org)) or self._load_guest(batch, transfer_id, org)
         if guest is not None:
             guest["valid_to"] = day
             batch.guests[(str(transfer_id), org)] = guest
+        return guest
 
     def _GuestReturned(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
         self._end_guest(batch, event.transfer_id, org, day)
 
     def _TransferWithdrawn(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
-        self._end_guest(batch, event.transfer_id, org, day)
-        # The event names only the transfer; its member is the one the transfer was issued for.
-        member_id = self._transfer_member(batch, str(event.transfer_id))
+        guest = self._end_guest(batch, event.transfer_id, org, day)
+        # The event names only the transfer; its member is the one the transfer was issued for:
+        # known from the sender's event just before it (a cancellation or a removal), else from
+        # the guest's row or the official transfer's.
+        transfer_id = str(event.transfer_id)
+        member_id = self.ended_transfers.get(transfer_id) or (guest["member_id"] if guest else None)
+        if member_id is None:
+            member_id = batch.cur.execute(
+                "SELECT member_id FROM rm_transit WHERE transfer_id = ? LIMIT 1", (transfer_id,)
+            ).scalar()
         if member_id is not None:
             batch.event_members.append((member_id, position))
 
-    def _transfer_member(self, batch: Batch, transfer_id: str) -> str | None:
-        """The member a transfer was issued for, from this batch's members or the written rows."""
-        for state in batch.members.values():
-            for transit in state.transits:
-                if transit["transfer_id"] == transfer_id:
-                    return str(transit["member_id"])
-        return batch.cur.execute(
-            "SELECT member_id FROM rm_transit WHERE transfer_id = ? LIMIT 1", (transfer_id,)
-        ).scalar()
+    def _transfer_ended(self, transfer_id: str, member_id: str) -> None:
+        self.ended_transfers[transfer_id] = member_id
+        if len(self.ended_transfers) > ENDED_TRANSFERS_KEPT:
+            self.ended_transfers.popitem(last=False)
 
     def _MemberRemoved(self, batch: Batch, position: int, org: int, day: str, event: Any) -> None:
         state = batch.member(event.member_id)
+        if state.row.get("transfer"):
+            self._transfer_ended(json.loads(state.row["transfer"])["transfer_id"], str(event.member_id))
         batch.close_stay(state, day)
         batch.close_transits(state, day)
         state.row.update(removed_on=day, removal_reason=event.reason.value, transfer=None)

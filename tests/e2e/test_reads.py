@@ -172,3 +172,40 @@ async def test_a_member_s_timeline_holds_both_sides_of_a_transfer(api: Api, tree
         "MemberAdmitted", "TransferIssued", "TemporaryTransferStarted", "TransferClosed", "TransferIssued",
         "TransferClosed",
     ]
+
+
+async def test_the_withdrawal_of_a_transfer_is_in_the_member_s_timeline_whatever_ended_it(
+    api: Api, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary transfer cancelled before the host received the member, and an official one
+    ended by the member's death: the destination's withdrawal names only the transfer, and is the
+    member's all the same, even when it falls in the projector's next batch."""
+    monkeypatch.setattr(read_models, "BATCH_SIZE", 1)
+    first = (await api.admit(tree.cell_a))["member_id"]
+    temporary = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{first}/transfers",
+        {"to": tree.other_cell, "kind": "temporary", "issued_on": "2025-06-01", "until": "2025-12-01",
+         "decision": decision("2025-06-01")},
+    )
+    cancelled = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{first}/transfers/{temporary.json()['transfer_id']}/cancellation",
+        {"cancelled_on": "2025-06-05"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    second = (await api.admit(tree.cell_a))["member_id"]
+    await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{second}/transfers",
+        {"to": tree.cell_b, "kind": "official", "issued_on": "2025-06-01", "decision": decision("2025-06-01")},
+    )
+    died = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{second}/removal",
+        {"reason": "deceased", "effective_on": "2025-06-10", "decision": decision("2025-06-10")},
+    )
+    assert died.status_code == 200, died.text
+    seen = died.json()["position"]
+    assert [t for t in await _timeline(api, first, seen) if t[1] == tree.other_cell] == [
+        ("TransferAnnounced", tree.other_cell), ("TransferWithdrawn", tree.other_cell),
+    ]
+    assert [t for t in await _timeline(api, second, seen) if t[1] == tree.cell_b] == [
+        ("TransferAnnounced", tree.cell_b), ("TransferWithdrawn", tree.cell_b),
+    ]
