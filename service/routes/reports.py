@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, OrganizationNotActive
 from service.auth import Reader, check_may_read
 from service.context import ReadModelsDep, require_organization
 from service.fields import IsoDate
@@ -81,5 +81,18 @@ def report(
     check_may_read(caller, read_models, code)
     if end < start:
         raise InvalidValue("to", "must not be before 'from'")
-    require_organization(read_models, code, end)
+    if not restate:
+        require_organization(read_models, code, end)
+        return read_models.report(code, start, end, restate)
+    # Restated onto today's organizations: a unit founded since (a commune committee of 2025)
+    # carries the history of the units it took over, from before it existed; a unit that has
+    # ended carries nothing any more, its successor does.
+    today = read_models.today()
+    organization = require_organization(read_models, code, today)
+    if "ended_on" in organization:
+        carrier = f", into {organization['successor']}" if organization.get("successor") else ""
+        raise OrganizationNotActive(
+            f"{code} was {organization['status']} on {organization['ended_on']}{carrier}: its history is "
+            "restated onto the organizations that exist today; ask for their report"
+        )
     return read_models.report(code, start, end, restate)

@@ -209,3 +209,39 @@ async def test_the_withdrawal_of_a_transfer_is_in_the_member_s_timeline_whatever
     assert [t for t in await _timeline(api, second, seen) if t[1] == tree.cell_b] == [
         ("TransferAnnounced", tree.cell_b), ("TransferWithdrawn", tree.cell_b),
     ]
+
+
+async def test_a_restated_report_carries_a_successor_s_history_from_before_it_existed(api: Api, tree: Tree) -> None:
+    """On 1 July 2025 a commune committee founded that day takes over a district and its cells.
+    Restated onto today's units, its report for 2021, before it existed, is the history of what
+    it took over. An ended unit carries nothing once history is restated: 409, naming the unit
+    that does. Neither changes the report as the tree stood."""
+    await api.admit(tree.cell_a)
+    await api.admit(tree.cell_b)
+    successor = code("DL.XA")
+    founded = await api.post(
+        "/v1/organizations",
+        {"code": successor, "name": "Đảng bộ xã A", "kind": "upper_grassroots", "parent": tree.province,
+         "founded_on": "2025-07-01", "decision": decision("2025-07-01")},
+    )
+    assert founded.status_code == 201, founded.text
+    merged = await api.post(
+        f"/v1/organizations/{tree.commune}/restructurings",
+        {"action": "merge", "into": successor, "effective_on": "2025-07-01", "decision": decision("2025-07-01")},
+    )
+    assert merged.status_code == 200, merged.text
+    year = f"from=2021-01-01&to=2021-12-31&min_position={merged.json()['position']}"
+
+    restated = await api.get(f"/v1/organizations/{successor}/report?{year}&restate=true")
+    assert restated.status_code == 200, restated.text
+    body = restated.json()
+    assert (body["restated"], body["opening"], body["admitted"], body["closing"]) == (True, 0, 2, 2)
+    assert {child["organization"]: child["admitted"] for child in body["children"]} == {tree.cell_a: 1, tree.cell_b: 1}
+
+    as_it_stood = await api.get(f"/v1/organizations/{successor}/report?{year}")
+    assert (as_it_stood.status_code, as_it_stood.json()["code"]) == (404, "organization-not-found")
+    ended = await api.get(f"/v1/organizations/{tree.commune}/report?{year}&restate=true")
+    assert (ended.status_code, ended.json()["code"]) == (409, "organization-not-active")
+    assert successor in ended.json()["detail"]
+    district = await api.get(f"/v1/organizations/{tree.commune}/report?{year}")
+    assert (district.status_code, district.json()["admitted"], district.json()["closing"]) == (200, 2, 2)
