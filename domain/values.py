@@ -128,6 +128,9 @@ class Occupation(Enum):
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NATIONAL_ID_PATTERN = re.compile(r"^[0-9]{9}$|^[0-9]{12}$")
+# The years a plan may be set for: from the Party's founding to the end of the century.
+FIRST_YEAR, LAST_YEAR = 1930, 2099
+MAX_TERM_YEARS = 10
 YEAR_PERIOD = re.compile(r"^(\d{4})$")
 TERM_PERIOD = re.compile(r"^(\d{4})-(\d{4})$")
 
@@ -193,15 +196,21 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """Read `2022` or `2020-2025`; anything else is an invalid value."""
+        """Read `2022` or `2020-2025`; anything else is an invalid value. Years run from the
+        Party's founding (1930) to the end of this century; a term lasts at most ten years (a
+        congress term is five)."""
+        first = last = None
         if m := YEAR_PERIOD.match(text):
-            year = int(m.group(1))
-            return cls(year, year)
-        if m := TERM_PERIOD.match(text):
+            first = last = int(m.group(1))
+        elif m := TERM_PERIOD.match(text):
             first, last = int(m.group(1)), int(m.group(2))
-            if first < last:
-                return cls(first, last)
-        raise InvalidValue("period", "must be a year (2022) or a term (2020-2025)")
+            if not first < last <= first + MAX_TERM_YEARS:
+                first = last = None
+        if first is None or last is None or first < FIRST_YEAR or last > LAST_YEAR:
+            raise InvalidValue(
+                "period", f"must be a year ({FIRST_YEAR} to {LAST_YEAR}) or a term of up to {MAX_TERM_YEARS} years (2020-2025)"
+            )
+        return cls(first, last)
 
     @classmethod
     def covering(cls, start: date, end: date) -> Period:

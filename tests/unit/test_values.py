@@ -101,7 +101,9 @@ def test_a_period_prints_as_it_was_written(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "22", "năm 2022", "2025-2020", "2022-2022", "2020–2025", " 2022", "2020-25"]
+    "text",
+    ["", "22", "năm 2022", "2025-2020", "2022-2022", "2020–2025", " 2022", "2020-25", "0000", "1929", "2100",
+     "0000-9999", "1925-1931", "2020-2031"],
 )
 def test_a_malformed_period_is_an_invalid_value_of_the_period_field(text: str) -> None:
     """Anything but a year or an increasing term is refused, naming the field `period`."""
