@@ -138,6 +138,10 @@ OutOfOrder = _rule(
     "The effective date is before an event already recorded for this member",
 )
 
+DateInFuture = _rule(
+    "date-in-future", "The ledger records what has happened: no event takes effect, and no decision is issued, after today"
+)
+
 ConcurrentModification = _rule(
     "concurrent-modification",
     "Others kept changing the same records; the command was not recorded, try again",

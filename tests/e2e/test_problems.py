@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -46,6 +47,38 @@ async def test_a_refused_admission_does_not_tell_a_clerk_where_the_person_is_out
     again = await api.post(f"/v1/organizations/{tree.other_cell}/admissions", {**body, "decision": decision()}, clerk)
     assert_problem(again, 409, "already-a-member")
     assert tree.cell_a not in again.text and tree.commune not in again.text and tree.province not in again.text
+
+
+async def test_an_admission_dated_after_today_is_a_409_date_in_future_and_keeps_no_one_from_joining(
+    api: Api, tree: Tree
+) -> None:
+    """The ledger records what has happened. A ceremony dated in 2029 is refused, nothing is
+    recorded, and the person can be admitted today elsewhere; a removal dated next year too."""
+    today = date.today()
+    body = admission(person=person(birth_date="1990-01-01"))
+    before = api.head()
+    future = await api.post(
+        f"/v1/organizations/{tree.other_cell}/admissions", {**body, "admitted_on": "2029-05-01"}
+    )
+    problem = assert_problem(future, 409, "date-in-future")
+    assert "admitted_on" in problem["detail"]
+    assert api.head() == before
+    later_decision = await api.post(
+        f"/v1/organizations/{tree.other_cell}/admissions",
+        {**body, "admitted_on": today.isoformat(), "decision": decision((today + timedelta(days=3)).isoformat())},
+    )
+    assert "decision.issued_on" in assert_problem(later_decision, 409, "date-in-future")["detail"]
+    admitted = await api.post(
+        f"/v1/organizations/{tree.cell_a}/admissions",
+        {**body, "admitted_on": today.isoformat(), "decision": decision(today.isoformat())},
+    )
+    assert admitted.status_code == 201, admitted.text
+    next_year = (today + timedelta(days=366)).isoformat()
+    removal = await api.post(
+        f"/v1/organizations/{tree.cell_a}/members/{admitted.json()['member_id']}/removal",
+        {"reason": "deceased", "effective_on": next_year, "decision": decision(today.isoformat())},
+    )
+    assert_problem(removal, 409, "date-in-future")
 
 
 async def test_admitting_a_seventeen_year_old_is_a_409_too_young(api: Api, tree: Tree) -> None:

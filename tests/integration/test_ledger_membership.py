@@ -196,6 +196,7 @@ def test_a_second_readmission_is_refused_as_already_used(ledger: Ledger, tree: T
     left_again = date(2026, 1, 10)
     ledger.remove_member(tree.cell_b, again.member_id, RemovalReason.DELISTED, left_again, decision(left_again), CLERK)
     much_later = add_months(left_again, 40)
+    ledger.today = lambda: much_later  # type: ignore[method-assign]
     with refused(ledger, errors.ReadmissionUsed, "readmission-already-used"):
         ledger.admit(tree.cell_b, candidate, much_later, decision(much_later), CLERK)
 
