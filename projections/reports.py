@@ -240,32 +240,44 @@ def children_during(cur: Cursor, key: int, start: date, end: date) -> list[tuple
     ]
 
 
+def against_plan(start: date, end: date, period: Period, target: int | None, found: dict[str, Any]) -> dict[str, Any]:
+    """A period's figures with its dates, its plan and the admissions as a share of the plan."""
+    admitted = found["admitted"]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "plan": {"period": str(period), "admissions": target} if target is not None else None,
+        "admitted": admitted,
+        "achievement_pct": round(100 * admitted / target, 1) if target else None,
+        **{name: value for name, value in found.items() if name != "admitted"},
+    }
+
+
+def same_period_last_year(start: date, end: date) -> tuple[date, date, Period]:
+    """The same period one year earlier, and the plan period it is measured against."""
+    last_start, last_end = add_months(start, -12), add_months(end, -12)
+    return last_start, last_end, Period.covering(last_start, last_end)
+
+
 def report(cur: Cursor, key: int, code: str, start: date, end: date) -> dict[str, Any]:
-    """The report of API.md for an organization and its direct children, with last year's figures."""
+    """The report of API.md for an organization and its direct children, each beside the same
+    period of the previous year (figures and plan)."""
     period = Period.covering(start, end)
     children = children_during(cur, key, start, end)
     keys = [key] + [k for k, _ in children]
-    now = figures(cur, keys, start, end)
-    targets = plans(cur, keys, period)
-    last_start, last_end = add_months(start, -12), add_months(end, -12)
-    last_year = figures(cur, [key], last_start, last_end)[key]
+    now, targets = figures(cur, keys, start, end), plans(cur, keys, period)
+    last_start, last_end, last_period = same_period_last_year(start, end)
+    last, last_targets = figures(cur, keys, last_start, last_end), plans(cur, keys, last_period)
 
     def shaped(k: int, c: str) -> dict[str, Any]:
-        target = targets.get(k)
-        admitted = now[k]["admitted"]
         return {
             "organization": c,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "plan": {"period": str(period), "admissions": target} if target is not None else None,
-            "admitted": admitted,
-            "achievement_pct": round(100 * admitted / target, 1) if target else None,
-            **{name: value for name, value in now[k].items() if name != "admitted"},
+            **against_plan(start, end, period, targets.get(k), now[k]),
+            "previous_year": against_plan(last_start, last_end, last_period, last_targets.get(k), last[k]),
         }
 
     body = shaped(key, code)
     body["children"] = [shaped(k, c) for k, c in children]
-    body["previous_year"] = {"from": last_start.isoformat(), "to": last_end.isoformat(), **last_year}
     return body
 
 
@@ -431,24 +443,18 @@ def restated_report(cur: Cursor, key: int, code: str, start: date, end: date, to
     ]
     units = {k: restated_members(cur, k, day) for k in [key] + [k for k, _ in children]}
     targets = plans(cur, list(units), period)
-    last_start, last_end = add_months(start, -12), add_months(end, -12)
+    last_start, last_end, last_period = same_period_last_year(start, end)
+    last_targets = plans(cur, list(units), last_period)
 
     def shaped(k: int, c: str) -> dict[str, Any]:
-        body = restated_figures(cur, units[k], start, end)
-        target = targets.get(k)
+        now = restated_figures(cur, units[k], start, end)
+        last = restated_figures(cur, units[k], last_start, last_end)
         return {
             "organization": c,
-            "from": start.isoformat(),
-            "to": end.isoformat(),
-            "plan": {"period": str(period), "admissions": target} if target is not None else None,
-            "achievement_pct": round(100 * body["admitted"] / target, 1) if target else None,
-            **body,
+            **against_plan(start, end, period, targets.get(k), now),
+            "previous_year": against_plan(last_start, last_end, last_period, last_targets.get(k), last),
         }
 
     body = shaped(key, code)
     body["children"] = [shaped(k, c) for k, c in children]
-    body["previous_year"] = {
-        "from": last_start.isoformat(), "to": last_end.isoformat(),
-        **restated_figures(cur, units[key], last_start, last_end),
-    }
     return body

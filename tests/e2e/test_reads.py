@@ -245,3 +245,43 @@ async def test_a_restated_report_carries_a_successor_s_history_from_before_it_ex
     assert successor in ended.json()["detail"]
     district = await api.get(f"/v1/organizations/{tree.commune}/report?{year}")
     assert (district.status_code, district.json()["admitted"], district.json()["closing"]) == (200, 2, 2)
+
+
+async def test_every_row_of_a_report_stands_beside_the_same_period_of_the_previous_year_and_its_plan(
+    api: Api, tree: Tree
+) -> None:
+    """Upper committees compare each child unit with the same period last year, against that
+    year's plan: the organization's row and each child's carry `previous_year`."""
+    for year, admissions in (("2021", 4), ("2022", 2)):
+        for unit in (tree.commune, tree.cell_a):
+            planned = await api.put(f"/v1/organizations/{unit}/plans/{year}", {"admissions": admissions})
+            assert planned.status_code == 200, planned.text
+    for _ in range(3):
+        await api.admit(tree.cell_a)
+    await api.admit(tree.cell_b)
+    latest = await api.admit(tree.cell_a, admitted_on="2022-06-01", decision=decision("2022-05-20"))
+
+    response = await api.get(
+        f"/v1/organizations/{tree.commune}/report?from=2022-01-01&to=2022-12-31&min_position={latest['position']}"
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    last = body["previous_year"]
+    assert (last["from"], last["to"], last["plan"], last["admitted"], last["achievement_pct"]) == (
+        "2021-01-01", "2021-12-31", {"period": "2021", "admissions": 4}, 4, 100.0,
+    )
+    assert (last["opening"], last["closing"]) == (0, 4)
+    assert (body["admitted"], body["achievement_pct"], body["opening"], body["closing"]) == (1, 50.0, 4, 5)
+    rows = {child["organization"]: child for child in body["children"]}
+    cell_a, cell_b = rows[tree.cell_a]["previous_year"], rows[tree.cell_b]["previous_year"]
+    assert (cell_a["plan"], cell_a["admitted"], cell_a["achievement_pct"], cell_a["closing"]) == (
+        {"period": "2021", "admissions": 4}, 3, 75.0, 3,
+    )
+    assert (cell_b["plan"], cell_b["admitted"], cell_b["achievement_pct"], cell_b["closing"]) == (None, 1, None, 1)
+    assert rows[tree.cell_a]["achievement_pct"] == 50.0
+
+    restated = (await api.get(f"/v1/organizations/{tree.commune}/report?from=2022-01-01&to=2022-12-31&restate=true")).json()
+    assert restated["previous_year"]["achievement_pct"] == 100.0
+    assert {c["organization"]: c["previous_year"]["admitted"] for c in restated["children"]} == {
+        tree.cell_a: 3, tree.cell_b: 1,
+    }
