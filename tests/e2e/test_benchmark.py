@@ -47,6 +47,9 @@ def test_the_benchmark_writes_every_figure_with_scale_events_and_machine(
     for name in FIGURES:
         assert isinstance(figures[name], (int, float)) and figures[name] > 0, name
     assert figures["command_statuses"].keys() <= {"200", "201"}
+    # The import's floor: serializing and inserting alone, so never slower than the import itself.
+    assert figures["serialize_events_per_s"] > 0
+    assert figures["import_events_per_s"] < figures["import_ceiling_events_per_s"] < figures["raw_insert_events_per_s"]
     # The tests' role may not ask for a checkpoint; the kernel's flush runs all the same.
     settled = figures["settled_before_latencies"]
     assert settled["checkpoint"] is False and settled["seconds"] >= 0 and settled["dirty_mb_before"] >= 0
