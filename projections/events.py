@@ -6,9 +6,10 @@ events themselves are read from the event store, so what an auditor sees is what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
@@ -97,3 +98,50 @@ class EventReader:
                         )
         notifications.sort(key=lambda n: n.id)
         return [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+
+    def stream(self, stream_id: str, through: int, size: int = 1000) -> Iterator[list[tuple[int, int, str, bytes]]]:
+        """The stored events of one stream up to a position, in version order, a page at a time:
+        (position, version, topic, state), the state as the bytes stored."""
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        version = 0
+        while True:
+            with recorder.datastore.transaction(commit=False) as curs:
+                if self.postgres:
+                    curs.execute(
+                        f"SELECT notification_id, originator_version, topic, state "
+                        f'FROM "{recorder.datastore.schema}"."{table}" WHERE originator_id = %s '
+                        "AND originator_version > %s AND notification_id <= %s ORDER BY originator_version LIMIT %s",
+                        (UUID(hex=stream_id), version, through, size),
+                    )
+                    rows = [
+                        (r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                        for r in curs.fetchall()
+                    ]
+                else:
+                    curs.execute(
+                        f"SELECT rowid, originator_version, topic, state FROM {table} WHERE originator_id = ? "
+                        "AND originator_version > ? AND rowid <= ? ORDER BY originator_version LIMIT ?",
+                        (stream_id, version, through, size),
+                    )
+                    rows = [(r[0], r[1], r[2], bytes(r[3])) for r in curs.fetchall()]
+            if not rows:
+                return
+            yield rows
+            version = rows[-1][1]
+
+    def unreadable(self, stream_id: str) -> Callable[[int, int, str, bytes], str | None]:
+        """Why a stored event of this stream does not decode back into a domain event (None if it does)."""
+        originator_id = UUID(hex=stream_id)
+
+        def check(position: int, version: int, topic: str, state: bytes) -> str | None:
+            stored = Notification(
+                id=position, originator_id=originator_id, originator_version=version, topic=topic, state=state
+            )
+            try:
+                self.mapper.to_domain_event(stored)
+            except Exception as error:  # noqa: BLE001 - whatever the damage, the event does not read back
+                return type(error).__name__
+            return None
+
+        return check

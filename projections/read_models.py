@@ -17,7 +17,7 @@ from eventsourcing.utils import Environment
 
 from domain.collector import CollectorPacing
 from domain.ledger import Ledger
-from projections import reports
+from projections import reports, verification
 from projections.db import Cursor, Database
 from projections.events import EventReader, event_data, recorded_at, without_personal_data
 from projections.projector import APPLICATION, Projector
@@ -468,6 +468,54 @@ class ReadModels:
             for m, n, c, r, t, o in rows
         ]
 
+    def verification(
+        self, code: str, scope: str, through: int, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, Any]:
+        """Digests of the streams of the organization, or of every organization in its subtree
+        (today's, and the ended ones whose last place was in it), through a position: see
+        `projections.verification`. `progress(streams done, streams)` after each stream."""
+        with self.db.transaction(commit=False) as cur:
+            org = self._org(cur, code)
+            if org is None:
+                raise LookupError(code)
+            units = [(code, org_stream(cur, org[0]))]
+            if scope == "subtree":
+                units = self._subtree_streams(cur, org[0])
+        streams = []
+        for unit, stream_id in units:
+            rows = (row for page in self.events.stream(stream_id, through) for row in page)
+            streams.append(verification.digest_stream(unit, rows, self.events.unreadable(stream_id)))
+            if progress is not None:
+                progress(len(streams), len(units))
+        return {
+            "organization": code,
+            "scope": scope,
+            "through": through,
+            "intact": all(not s.problems for s in streams),
+            "events": sum(s.events for s in streams),
+            "digest": verification.combined(streams),
+            "organizations": [s.as_json() for s in sorted(streams, key=lambda s: s.organization)],
+        }
+
+    def _subtree_streams(self, cur: Cursor, key: int) -> list[tuple[str, str]]:
+        """(code, stream id) of every organization whose latest place in the tree is under `key`."""
+        latest = (
+            "SELECT p.org_key, p.path FROM rm_org_path p WHERE p.valid_from = "
+            "(SELECT MAX(q.valid_from) FROM rm_org_path q WHERE q.org_key = p.org_key)"
+        )
+        own = cur.execute(f"{latest} AND p.org_key = ?", (key,)).one()
+        if own is None:
+            return []
+        lo, hi = reports.subtree_bounds(own[1])
+        return [
+            (unit, stream_id)
+            for unit, stream_id in cur.execute(
+                f"SELECT o.code, o.stream_id FROM ({latest} AND p.path >= ? AND p.path < ?) l "
+                "JOIN rm_org o ON o.org_key = l.org_key ORDER BY o.code",
+                (lo, hi),
+            ).all()
+        ]
+
     def organization_events(self, code: str, after: int, limit: int, personal: bool = True) -> list[dict[str, Any]]:
         """The events recorded on an organization's stream after a position, oldest first."""
         with self.db.transaction(commit=False) as cur:
@@ -482,6 +530,11 @@ class ReadModels:
             {k: v for k, v in entry.items() if k != "organization"}
             for entry in self._timeline(positions, personal)
         ]
+
+
+def org_stream(cur: Cursor, key: int) -> str:
+    """The id (hex) of an organization's stream of events."""
+    return str(cur.execute("SELECT stream_id FROM rm_org WHERE org_key = ?", (key,)).scalar())
 
 
 def roster_entry(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -137,6 +139,54 @@ def rebuild(
     typer.echo(f"Rebuilt from {events} events in {seconds:.1f} s ({events / seconds:,.0f} events/s).")
 
 
+@main.command()
+def verify(
+    code: Annotated[str, typer.Argument(help="The organization whose records to verify, e.g. KT")],
+    subtree: Annotated[bool, typer.Option("--subtree", help="Every organization of its subtree, each stream apart")] = False,
+    through: Annotated[
+        int | None, typer.Option(help="Only events up to this position (default: every event applied)", min=0)
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the whole answer, each stream's digest, as JSON")] = None,
+) -> None:
+    """Prove that no record was altered: the digest of every stored event, as
+    GET /v1/organizations/{code}/verification answers it. Exit status 1 if a stream is damaged."""
+    import json
+
+    from projections import ReadModels
+    from service.app import open_ledger
+
+    settings = load_settings()
+    ledger = open_ledger(settings)
+    try:
+        read_models = ReadModels(settings.database_url, ledger)
+        applied = read_models.position()
+        if read_models.organization(code, date.max) is None:
+            err.print(f"[red]no organization with code {code!r}[/red]")
+            raise typer.Exit(2)
+        if through is not None and through > applied:
+            err.print(f"[red]--through {through} is after {applied}, the last position applied to the read models[/red]")
+            raise typer.Exit(2)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+            task = progress.add_task("Hashing the streams", total=None)
+            found = read_models.verification(
+                code, "subtree" if subtree else "self", applied if through is None else through,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    finally:
+        ledger.close()
+    if out is not None:
+        out.write_text(json.dumps(found, ensure_ascii=False, indent=2) + "\n")
+    for unit in found["organizations"]:
+        for problem in unit["problems"]:
+            err.print(f"[red]{unit['organization']}: {problem}[/red]")
+    streams = len(found["organizations"])
+    state = "intact" if found["intact"] else "DAMAGED"
+    typer.echo(f"{code}: {streams} streams, {found['events']:,} events through position {found['through']}: {state}")
+    typer.echo(f"digest {found['digest']}")
+    if not found["intact"]:
+        raise typer.Exit(1)
+
+
 def load_demo_province(settings: Settings) -> None:
     """Record the demonstration province through the ledger, unless it is already there."""
     from service.app import open_ledger
@@ -211,7 +261,6 @@ def import_(
     batch (earlier batches stay saved) and naming the line to resume from with --start-line.
     """
     import json
-    from pathlib import Path
 
     from service.app import open_ledger
     from service.importer import import_file

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 
@@ -46,6 +46,33 @@ def organization_events(
     require_organization(read_models, code, date.max)
     events = read_models.organization_events(code, after, limit)
     return {"events": shown_to(caller, events), "next_after": events[-1]["position"] if events else after}
+
+
+@router.get("/v1/organizations/{code}/verification")
+def verification(
+    code: CodePath,
+    caller: Auditor,
+    read_models: ReadModelsDep,
+    scope: Annotated[
+        Literal["self", "subtree"], Query(description="This organization's stream, or every stream of its subtree")
+    ] = "self",
+    through: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_POSITION, description="Events up to this position (default: every event applied so far)"),
+    ] = None,
+) -> dict[str, Any]:
+    """Proof that no record was altered: a SHA-256 digest chained over every stored event of each
+    stream, and checks that each stream is whole (versions without a gap, every event readable).
+    The digest through a position never changes while the records are untouched: keep it, and ask
+    again with the same `through` to prove that nothing recorded up to then was altered since."""
+    check_may_read(caller, read_models, code)
+    require_organization(read_models, code, date.max)
+    applied = read_models.position()
+    if through is None:
+        through = applied
+    elif through > applied:
+        raise InvalidValue("through", f"must not be after {applied}, the last position applied (add min_position)")
+    return read_models.verification(code, scope, through)
 
 
 @router.get("/v1/events")

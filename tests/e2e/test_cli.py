@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -170,3 +172,27 @@ def test_the_demo_is_loaded_once(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     assert ledger.recorder.max_notification_id() == recorded > 1000
     ledger.close()
+
+
+def test_verify_hashes_every_stream_of_a_subtree_and_fails_on_a_damaged_record(tmp_path: Path) -> None:
+    """`dangvien verify KT --subtree`: one line per answer, the digest, and the whole answer as
+    JSON; the same digest as the API's; exit status 1 once a stored event is damaged."""
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/demo.db"}
+    assert CliRunner().invoke(main, ["demo"], env=env).exit_code == 0
+    assert CliRunner().invoke(main, ["rebuild"], env=env).exit_code == 0
+    out = tmp_path / "verification.json"
+    result = CliRunner().invoke(main, ["verify", "KT", "--subtree", "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(out.read_text())
+    assert answer["intact"] and len(answer["organizations"]) == 30 and answer["events"] > 800
+    assert f"digest {answer['digest']}" in result.output and "intact" in result.output
+
+    assert CliRunner().invoke(main, ["verify", "NO-SUCH"], env=env).exit_code == 2
+    ahead = CliRunner().invoke(main, ["verify", "KT", "--through", str(answer["through"] + 1)], env=env)
+    assert ahead.exit_code == 2 and "after" in ahead.output
+
+    damaged = answer["organizations"][0]["last_position"]
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        db.execute("UPDATE stored_events SET state = substr(state, 1, 10) WHERE rowid = ?", (damaged,))
+    broken = CliRunner().invoke(main, ["verify", "KT", "--subtree"], env=env)
+    assert broken.exit_code == 1 and "DAMAGED" in broken.output and f"position {damaged}" in broken.output
