@@ -54,27 +54,32 @@ def read(ledger: Ledger) -> tuple[int, float, float]:
     """Read and deserialize every notification of the log, in the rebuild's sections, projecting
     nothing; (events, seconds, encode_seconds).
 
-    Each section's events are then serialized again with the same mapper, timed apart and not
-    counted in `seconds`: together with the raw insert, that is what no import can do without,
-    whatever its rules cost.
+    Each event is then serialized again with the same mapper, timed apart and not counted in
+    `seconds`: together with the raw insert, that is what no import can do without, whatever its
+    rules cost. Each event is encoded as soon as it is decoded: a section of decoded events kept
+    alive for the encoding slowed the read itself (15,143 and 15,364 events/s at 0.01 in two runs,
+    against 17,590 to 22,333 in the runs before).
     """
     recorder, mapper = ledger.recorder, ledger.mapper
+    decode, encode, clock = mapper.to_domain_event, mapper.to_stored_event, time.perf_counter
     head = recorder.max_notification_id() or 0
     seconds = encode_seconds = 0.0
     position = done = 0
     last = 0.0
     while True:
-        started = time.perf_counter()
+        started = clock()
         notifications = recorder.select_notifications(start=position, limit=SECTION, inclusive_of_start=False)
         if not notifications:
-            seconds += time.perf_counter() - started
+            seconds += clock() - started
             break
-        events = [mapper.to_domain_event(notification) for notification in notifications]
-        encoding = time.perf_counter()
-        seconds += encoding - started
-        for event in events:
-            mapper.to_stored_event(event)
-        encode_seconds += time.perf_counter() - encoding
+        for notification in notifications:
+            event = decode(notification)
+            decoded = clock()
+            encode(event)
+            encoded = clock()
+            seconds += decoded - started
+            encode_seconds += encoded - decoded
+            started = encoded
         position = notifications[-1].id
         done += len(notifications)
         if time.monotonic() - last > 1:
