@@ -234,7 +234,8 @@ def children_during(cur: Cursor, key: int, start: date, end: date) -> list[tuple
         (k, code)
         for k, code in cur.execute(
             "SELECT DISTINCT o.org_key, o.code FROM rm_org_parent p JOIN rm_org o ON o.org_key = p.org_key "
-            "WHERE p.parent_key = ? AND p.valid_from <= ? AND p.valid_to > ? ORDER BY o.code",
+            "WHERE p.parent_key = ? AND p.valid_from <= ? AND p.valid_to > ? AND p.valid_from < p.valid_to "
+            "ORDER BY o.code",
             (key, end.isoformat(), start.isoformat()),
         ).all()
     ]

@@ -70,7 +70,7 @@ MEASURE_COLUMNS = tuple(column(m) for m in MEASURES)
 
 # The version of the read models' shape and meaning. Change it with any change to what the tables
 # hold: read models of another version are dropped and made again from the events at start.
-VERSION = 3
+VERSION = 4
 
 
 def statements(postgres: bool) -> list[str]:

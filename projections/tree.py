@@ -96,11 +96,22 @@ class Tree:
         self._paths.clear()
 
     def end(self, key: int, on: str) -> None:
-        """The organization ceased on `on` (merged, split or dissolved)."""
+        """The organization ceased on `on` (merged, split or dissolved).
+
+        A move on that same day is kept as an empty interval [on, on) after the last one: the
+        organization ends where it was moved to. In the 2025 reorganisation a merger moves a
+        district under the province it merges into, its cells go on to a commune and the district
+        is dissolved, all on 1 July: the cells' moves leave the district in its new place, not in
+        the merged province a second time.
+        """
         node = self.nodes[key]
         node.ended_on = on
-        node.parents = [iv for iv in node.parents if iv[0] < on] or node.parents[:1]
-        node.parents[-1] = [node.parents[-1][0], on, node.parents[-1][2]]
+        kept = [iv for iv in node.parents if iv[0] < on] or node.parents[:1]
+        moved = [iv for iv in node.parents if iv[0] >= on and iv is not kept[-1]]
+        kept[-1] = [kept[-1][0], on, kept[-1][2]]
+        if moved and kept[-1][0] < on and moved[-1][2] != kept[-1][2]:
+            kept.append([on, on, moved[-1][2]])
+        node.parents = kept
         self._paths.clear()
 
     def parent_at(self, key: int, day: str) -> int | None:
@@ -121,7 +132,10 @@ class Tree:
         if cached is not None:
             return cached
         node = self.nodes[key]
-        parent = self.parent_at(key, min(max(day, node.founded_on), node.last_day))
+        if node.ended_on is not None and day >= node.ended_on:
+            parent = node.parents[-1][2]
+        else:
+            parent = self.parent_at(key, min(max(day, node.founded_on), node.last_day))
         path = (self.path_at(parent, day) if parent is not None else ()) + (key,)
         if len(self._paths) > 200_000:
             self._paths.clear()

@@ -285,3 +285,39 @@ async def test_every_row_of_a_report_stands_beside_the_same_period_of_the_previo
     assert {c["organization"]: c["previous_year"]["admitted"] for c in restated["children"]} == {
         tree.cell_a: 3, tree.cell_b: 1,
     }
+
+
+async def test_a_merger_and_the_moves_of_its_units_on_the_same_day_are_counted_once(api: Api, tree: Tree) -> None:
+    """The 2025 reorganisation in one day: the province merges into another (its district moves
+    there), the district's cells move on to a commune of that province, and the emptied district
+    is dissolved, all on 1 July. Each report of 2025 closes on its roster: the members left the
+    merged province once, not once with the district and again with each cell."""
+    for _ in range(2):
+        await api.admit(tree.cell_a)
+    await api.admit(tree.cell_b)
+    commune = await api.found(code("GL.X"), "upper_grassroots", tree.other)
+    day = {"effective_on": "2025-07-01", "decision": decision("2025-06-20")}
+    steps = [
+        (tree.province, {"action": "merge", "into": tree.other}),
+        (tree.cell_a, {"action": "reparent", "new_parent": commune}),
+        (tree.cell_b, {"action": "reparent", "new_parent": commune}),
+        (tree.commune, {"action": "dissolve"}),
+    ]
+    for unit, change in steps:
+        response = await api.post(f"/v1/organizations/{unit}/restructurings", {**change, **day})
+        assert response.status_code == 200, response.text
+    seen = response.json()["position"]
+
+    async def report(unit: str) -> dict[str, Any]:
+        found = await api.get(f"/v1/organizations/{unit}/report?from=2025-01-01&to=2025-12-31&min_position={seen}")
+        assert found.status_code == 200, found.text
+        return dict(found.json())
+
+    merged, receiving = await report(tree.province), await report(tree.other)
+    assert (merged["opening"], merged["decreases"]["transferred_out"], merged["closing"]) == (3, 3, 0)
+    assert merged["organizations"] == {"grassroots_committees": 0, "grassroots_cells": 0, "cells_under_committees": 0}
+    assert (receiving["opening"], receiving["increases"]["transferred_in"], receiving["closing"]) == (0, 3, 3)
+    assert receiving["organizations"]["grassroots_cells"] == 3  # cell_a, cell_b and other_cell
+    roster = await api.get(f"/v1/organizations/{tree.other}/roster?as_of=2025-12-31&scope=subtree")
+    assert roster.json()["total"] == receiving["closing"]
+    assert [child["closing"] for child in (await report(commune))["children"]] == [2, 1]
