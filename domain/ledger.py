@@ -349,7 +349,7 @@ class Ledger(Application):
             parent = self.organization(parent).parent
         return codes
 
-    def _check_not_after_today(self, decision: Decision | None = None, **days: date) -> None:
+    def check_not_after_today(self, decision: Decision | None = None, **days: date) -> None:
         """Refuse an event that takes effect after today, or a decision issued after today: the
         ledger records what has happened, and a future admission would already keep the person
         from being admitted anywhere else. A day's grace covers the clerk's and the server's
@@ -418,7 +418,7 @@ class Ledger(Application):
         recorded_by: str,
     ) -> Recorded:
         """Found an organization (thành lập), as a root or under an active parent."""
-        self._check_not_after_today(decision, founded_on=founded_on)
+        self.check_not_after_today(decision, founded_on=founded_on)
         check_code(code)
         if parent is not None:
             check_code(parent, "parent")
@@ -445,7 +445,7 @@ class Ledger(Application):
         self, code: str, new_name: str, on: date, decision: Decision, recorded_by: str
     ) -> Recorded:
         """Rename an organization from the effective date."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         if not new_name.strip():
             raise errors.InvalidValue("new_name", "must not be empty")
         org = self.organization(code)
@@ -457,7 +457,7 @@ class Ledger(Application):
         self, code: str, new_parent: str, on: date, decision: Decision, recorded_by: str
     ) -> Recorded:
         """Move an organization, with its subtree, under another parent."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         org = self.organization(code)
         target = self.organization(new_parent)
         if org.parent == new_parent:
@@ -475,7 +475,7 @@ class Ledger(Application):
         self, code: str, into: str, on: date, decision: Decision, recorded_by: str
     ) -> Recorded:
         """Merge an organization into another: its members and children move there, it ends."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         source = self.organization(code)
         target = self.organization(into)
         if code == into:
@@ -502,7 +502,7 @@ class Ledger(Application):
         recorded_by: str,
     ) -> Recorded:
         """Split an organization (chia tách): every member and child goes to one of the parts."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         source = self.organization(code)
         if not parts:
             raise errors.InvalidValue("parts", "must name at least one organization")
@@ -569,7 +569,7 @@ class Ledger(Application):
         self, code: str, on: date, decision: Decision, recorded_by: str
     ) -> Recorded:
         """Dissolve an empty organization (giải thể)."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         org = self.organization(code)
         org.dissolve(on, decision, recorded_by)
         parent = self.organization(org.parent) if org.parent else None
@@ -606,7 +606,7 @@ class Ledger(Application):
         hard_area: bool = False,
     ) -> Admission:
         """Admit a person (kết nạp) to a cell, or readmit a former member once after 36 months."""
-        self._check_not_after_today(decision, admitted_on=admitted_on)
+        self.check_not_after_today(decision, admitted_on=admitted_on)
         org = self.organization(code)
         org.check_is_active(admitted_on)
         rules.check_holds_members(org.kind, code)
@@ -644,7 +644,7 @@ class Ledger(Application):
         self, code: str, member_id: UUID, decided_on: date, decision: Decision, recorded_by: str
     ) -> Confirmation:
         """Confirm a probationary member as official (công nhận đảng viên chính thức)."""
-        self._check_not_after_today(decision, decided_on=decided_on)
+        self.check_not_after_today(decision, decided_on=decided_on)
         org = self.organization(code)
         file = org.confirm_membership(member_id, decided_on, decision, recorded_by)
         assert file.official_since is not None
@@ -664,7 +664,7 @@ class Ledger(Application):
         purpose: TransferPurpose = TransferPurpose.WORK,
     ) -> TransferIssue:
         """Issue a transfer of party activity (chuyển sinh hoạt đảng), official or temporary."""
-        self._check_not_after_today(decision, issued_on=issued_on)
+        self.check_not_after_today(decision, issued_on=issued_on)
         sender = self.organization(code)
         destination = self.organization(to)
         transfer_id = uuid4()
@@ -688,7 +688,7 @@ class Ledger(Application):
     @retried_on_conflict
     def receive_transfer(self, to: str, transfer_id: UUID, received_on: date, recorded_by: str) -> Recorded:
         """The member presents the letter at the destination: official moves the file, temporary hosts a guest."""
-        self._check_not_after_today(received_on=received_on)
+        self.check_not_after_today(received_on=received_on)
         destination = self.organization(to)
         announced = destination.incoming_transfer(transfer_id)
         if received_on < announced.issued_on:
@@ -720,7 +720,7 @@ class Ledger(Application):
         self, host: str, transfer_id: UUID, returned_on: date, recorded_by: str
     ) -> Recorded:
         """A guest's temporary stay ends and the member attends the home cell again."""
-        self._check_not_after_today(returned_on=returned_on)
+        self.check_not_after_today(returned_on=returned_on)
         host_org = self.organization(host)
         guest = host_org.see_guest_off(transfer_id, returned_on, recorded_by)
         home = _same_stream(host_org, self._holder_of_member(guest.home, guest.member_id))
@@ -732,7 +732,7 @@ class Ledger(Application):
         self, code: str, member_id: UUID, on: date, decision: Decision | None, recorded_by: str
     ) -> Recorded:
         """Cancel a member's open transfer before it is received; the member stays on this roster."""
-        self._check_not_after_today(decision, cancelled_on=on)
+        self.check_not_after_today(decision, cancelled_on=on)
         sender = self.organization(code)
         file = sender.member(member_id)
         if file.transfer is not None and file.transfer.received_on is not None:
@@ -755,7 +755,7 @@ class Ledger(Application):
         recorded_by: str,
     ) -> Recorded:
         """Remove a member from the Party: expelled, delisted, voluntary exit or deceased."""
-        self._check_not_after_today(decision, effective_on=on)
+        self.check_not_after_today(decision, effective_on=on)
         org = self.organization(code)
         file = org.remove_member(member_id, reason, on, decision, recorded_by)
         changed: list[Any] = [org]
@@ -777,7 +777,7 @@ class Ledger(Application):
         self, code: str, national_id: str, restored_on: date, decision: Decision, recorded_by: str
     ) -> Admission:
         """Restore party membership after a wrongful removal (phục hồi đảng tịch), party age kept."""
-        self._check_not_after_today(decision, restored_on=restored_on)
+        self.check_not_after_today(decision, restored_on=restored_on)
         person = self.person(national_id)
         if person is None:
             raise errors.MemberNotFound("no member was ever registered with this national ID")

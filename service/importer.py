@@ -11,7 +11,7 @@ What a file holds is told by its name:
   open transfer. The commands are in `COMMANDS`. A first line `{"format": "dangvien.commands/1"}`
   is optional.
 - `*.csv` and `*.xlsx`: a roster as the commissions keep it, one member per row, with a header row
-  naming the columns in English or Vietnamese (`Mã chi bộ`, `Họ và tên`, `Số CCCD`, `Ngày sinh`,
+  (under a title, if the roster has one) naming the columns in English or Vietnamese (`Mã chi bộ`, `Họ và tên`, `Số CCCD`, `Ngày sinh`,
   `Giới tính`, `Dân tộc`, `Tôn giáo`, `Ngày vào Đảng`, `Ngày chính thức`, ...; see `ROSTER_COLUMNS`).
   A row admits the member to the cell on the admission date and, when an official date is given,
   confirms the membership from the end of probation.
@@ -22,10 +22,10 @@ and a batch of commands is saved in one transaction. When a row is bad:
 - refused by the Charter (a `DomainError`: an admission of someone already a member, a date out of
   order, an unknown organization or member, an invalid value): the row is skipped and reported with
   its line number and the error's code; what it had done is rolled back and the rest of its batch
-  is saved. A roster row's confirmation is tried only once its admission was accepted, and is
-  checked beforehand so that it cannot be refused on its own.
-- malformed (not JSON, an unknown command, a missing or ill-typed field, an unreadable date): the
-  import stops there. The batch holding the line is dropped whole, the batches before it stay
+  is saved. A roster row's confirmation is tried only once its admission was accepted, and its
+  dates are checked before the admission (`check_roster_dates`), so that it cannot be refused on its own.
+- malformed (not JSON, an unknown command, a missing or ill-typed field, an unreadable date), or
+  a file that cannot be read (a CSV not in UTF-8, a workbook that is not .xlsx): the import stops there. The batch holding the line is dropped whole, the batches before it stay
   saved, and the summary names the line and the line to start again from (`start_line`) once it is
   corrected.
 
@@ -41,6 +41,7 @@ import json
 import re
 import time
 import unicodedata
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -326,6 +327,26 @@ COMMANDS: dict[str, tuple[type[BaseModel], Handler]] = {
 }
 
 
+class RosterDates(BaseModel):
+    """The dates of a roster row's admission and confirmation (`check_roster_dates`)."""
+
+    admitted_on: date
+    decided_on: date
+
+
+def check_roster_dates(ledger: Ledger, dates: RosterDates, recorded_by: str) -> None:
+    """A roster row's first step: what would refuse its confirmation alone (a date after today)
+    refuses the whole row before its admission is applied."""
+    ledger.check_not_after_today(admitted_on=dates.admitted_on, decided_on=dates.decided_on)
+
+
+# The steps of a row, by name: the commands, and the checks a roster row makes first.
+STEPS: dict[str, Callable[[Ledger, Any, str], Any]] = {
+    **{name: apply for name, (_, apply) in COMMANDS.items()},
+    "check_roster_dates": check_roster_dates,
+}
+
+
 def describe(invalid: ValidationError) -> str:
     """A validation error as `field.path: message; ...`."""
     parts = []
@@ -505,8 +526,42 @@ def roster_row(line: int, cells: dict[str, Any]) -> Row:
                 "decision": {"number": number, "issued_on": decided_on},
             }
         )
+        steps.insert(0, ("check_roster_dates", RosterDates(admitted_on=admit.admitted_on, decided_on=decided_on)))
         steps.append(("confirm_membership", confirm))
     return line, "roster row", steps
+
+
+# A roster often opens with a title above its header (the committee's name, "DANH SÁCH ĐẢNG VIÊN",
+# a date): the header is the first of its first rows to name every required column.
+HEADER_SEARCH_ROWS = 20
+
+
+class RosterHeader:
+    """Finds a roster's header row among its first non-empty rows, skipping the title above it."""
+
+    def __init__(self) -> None:
+        self.names: list[str | None] | None = None
+        self.rows_seen = 0
+        # The row that came closest to a header, to say what it lacks if none is found.
+        self.closest: tuple[int, int, list[Any]] | None = None
+
+    def offer(self, line: int, values: list[Any]) -> None:
+        """A non-empty row before the header: the header itself, or a title row to skip."""
+        names = [_HEADERS.get(fold(str(h))) if h is not None else None for h in values]
+        if all(c in names for c in REQUIRED_COLUMNS):
+            self.names = names
+            return
+        known = sum(1 for n in names if n is not None)
+        if self.closest is None or known > self.closest[0]:
+            self.closest = (known, line, values)
+        self.rows_seen += 1
+        if self.rows_seen >= HEADER_SEARCH_ROWS:
+            self.finish()
+
+    def finish(self) -> None:
+        """At the end of the rows searched (or of the file): no header is malformed."""
+        if self.names is None and self.closest is not None:
+            roster_header(self.closest[1], self.closest[2])
 
 
 def roster_header(line: int, header: list[Any]) -> list[str | None]:
@@ -566,16 +621,21 @@ class Source:
             except csv.Error:
                 dialect = csv.excel
             reader = csv.reader(text, dialect)
-            header = next(reader, None)
-            if header is None:
-                return
-            names = roster_header(reader.line_num, header)
+            header = RosterHeader()
             for values in reader:
                 line = reader.line_num
-                if line < start_line or not any(v.strip() for v in values):
+                if not any(v.strip() for v in values):
                     yield None
                     continue
-                yield roster_row(line, {n: v for n, v in zip(names, values) if n is not None})
+                if header.names is None:
+                    header.offer(line, values)
+                    yield None
+                    continue
+                if line < start_line:
+                    yield None
+                    continue
+                yield roster_row(line, {n: v for n, v in zip(header.names, values) if n is not None})
+            header.finish()
 
     def _excel(self, start_line: int) -> Iterator[Row | None]:
         from openpyxl import load_workbook
@@ -583,18 +643,20 @@ class Source:
         workbook = load_workbook(self.path, read_only=True, data_only=True)
         try:
             sheet = workbook.worksheets[0]
-            names: list[str | None] | None = None
+            header = RosterHeader()
             for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
                 if not any(_text(v) for v in values):
                     yield None
                     continue
-                if names is None:
-                    names = roster_header(line, list(values))
+                if header.names is None:
+                    header.offer(line, list(values))
+                    yield None
                     continue
                 if line < start_line:
                     yield None
                     continue
-                yield roster_row(line, {n: v for n, v in zip(names, values) if n is not None})
+                yield roster_row(line, {n: v for n, v in zip(header.names, values) if n is not None})
+            header.finish()
         finally:
             workbook.close()
 
@@ -677,14 +739,14 @@ def import_file(
             summary.lines = line
             for name, parsed in steps:
                 try:
-                    COMMANDS[name][1](ledger, parsed, recorded_by)
+                    STEPS[name](ledger, parsed, recorded_by)
                 except DomainError as refused:
                     pending_refusals.append(Refusal(line, name, refused.code, refused.detail))
                     break
                 except Exception as failure:
                     # Not the Charter's refusal but a fault: stop, dropping the batch, and say where.
                     raise ImportFailed(f"line {line} ({name}): {failure!r}") from failure
-                pending_applied += 1
+                pending_applied += name in COMMANDS
                 restructurings += name == "restructure"
             # Restructurings carry whole rosters: a run of them (the 2025 reform) would make one
             # transaction of hundreds of megabytes, on which psycopg's pipeline mode can hang.
@@ -693,11 +755,11 @@ def import_file(
                 restructurings = 0
         save()
 
+    rows: list[Row] = []
     try:
         with CollectorPacing() as pacing, ledger.batch(keep_warm=keep_warm, keep_organizations=KEEP_ORGANIZATIONS):
             # A batch is read whole before it is applied: a malformed line drops it before any of
             # it runs, and the people it admits are looked up together.
-            rows: list[Row] = []
             for row in source.rows(start_line):
                 if row is None:
                     continue
@@ -712,7 +774,17 @@ def import_file(
                 apply(rows)
     except Malformed as bad:
         summary.stopped = Refusal(bad.line, "", "malformed", bad.message)
-        summary.resume_from = batch_first_line if rows_in_batch else bad.line
+        summary.resume_from = batch_first_line if rows_in_batch else max(1, bad.line)
+    except (UnicodeError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError) as unreadable:
+        # Not text in UTF-8 (a CSV saved in a legacy code page), or not the workbook or gzip
+        # file its name says: stop as for a malformed line, the batch being read dropped whole.
+        line = rows[-1][0] + 1 if rows else max(start_line, summary.lines + 1)
+        summary.stopped = Refusal(
+            line, "", "unreadable",
+            f"the file cannot be read past here ({type(unreadable).__name__}: {unreadable}); a CSV must be "
+            "saved as UTF-8, a workbook as .xlsx",
+        )
+        summary.resume_from = batch_first_line if rows_in_batch else line
     refresh_statistics(0.1)
     summary.events = summary.position - start_position
     summary.seconds = time.perf_counter() - started

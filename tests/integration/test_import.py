@@ -212,6 +212,51 @@ def test_a_csv_roster_admits_its_members_and_confirms_the_official_ones(ledger: 
     assert member_of(ledger, probationary).person.religion == "Phật giáo"
 
 
+def test_a_roster_row_whose_confirmation_would_be_refused_is_refused_whole(ledger: Ledger, tmp_path: Path) -> None:
+    """Admitted in June 2025 and official from July: probation ends in June 2026, after today
+    (15 January 2026), so the confirmation cannot be recorded, and neither is the admission. The
+    row is refused as a whole and can be imported again once corrected."""
+    codes, founding = tree()
+    import_file(ledger, write_commands(tmp_path, founding))
+    early, fine = national_id(), national_id()
+    path = write_csv(tmp_path, [
+        [codes["cell_a"], "Trần Văn Nam", early, "10/01/1990", "Nam", "Kinh", "", "01/06/2025", "01/07/2025"],
+        [codes["cell_a"], "Lê Thị Hà", fine, "1999-05-02", "Nữ", "Tày", "", "2024-05-19", "2025-05-19"],
+    ])
+    summary = import_file(ledger, path)
+    assert (summary.applied, dict(summary.refused)) == (2, {"date-in-future": 1})
+    assert summary.refusals[0].line == 2
+    assert ledger.person(early) is None
+    assert member_of(ledger, fine).official_since == date(2025, 5, 19)
+
+
+def test_a_file_that_cannot_be_read_stops_the_import_with_the_line_to_start_again_from(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """A CSV saved in a legacy code page stops where its text stops being UTF-8, its batch dropped
+    and the earlier batches kept; a workbook that is not one stops at once. No traceback."""
+    codes, founding = tree()
+    import_file(ledger, write_commands(tmp_path, founding))
+    good = [[codes["cell_a"], "Tran Van Nam", national_id(), "10/01/1990", "Nam", "Kinh", "", "03/02/2015", ""]
+            for _ in range(400)]
+    path = write_csv(tmp_path, good)
+    with open(path, "ab") as out:
+        out.write("KT,L\u00ea V\u0103n B,012345678901,10/01/1990,Nam,Kinh,,03/02/2015,\r\n".encode("cp1258"))
+    before = ledger.recorder.max_notification_id()
+    summary = import_file(ledger, path, batch_size=100)
+    assert summary.stopped is not None and summary.stopped.code == "unreadable"
+    assert "UTF-8" in summary.stopped.detail
+    # The text is decoded ahead of the rows: the batches read whole are saved, the one being read
+    # is dropped, and the import names its first line (line 1 is the header).
+    assert summary.resume_from > 2 and summary.applied == summary.resume_from - 2
+    assert ledger.recorder.max_notification_id() > before
+
+    not_a_workbook = tmp_path / "roster.xlsx"
+    not_a_workbook.write_bytes(b"")
+    stopped = import_file(ledger, not_a_workbook).stopped
+    assert stopped is not None and (stopped.code, stopped.line) == ("unreadable", 1)
+
+
 def test_an_excel_roster_is_read_like_a_csv_roster(ledger: Ledger, tmp_path: Path) -> None:
     """The first sheet of a workbook, with real date cells, admits and confirms its members."""
     codes, founding = tree()
@@ -227,6 +272,45 @@ def test_an_excel_roster_is_read_like_a_csv_roster(ledger: Ledger, tmp_path: Pat
     summary = import_file(ledger, path)
     assert (summary.applied, dict(summary.refused)) == (2, {})
     assert member_of(ledger, nid).official_since == date(2017, 9, 2)
+
+
+def test_a_roster_may_open_with_a_title_above_its_header(ledger: Ledger, tmp_path: Path) -> None:
+    """As commissions print them: the committee and the list's title in merged cells, a blank
+    row, then the header. A CSV export keeps the title lines too. Line numbers stay the sheet's."""
+    codes, founding = tree()
+    import_file(ledger, write_commands(tmp_path, founding))
+    nid = national_id()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["ĐẢNG BỘ XÃ ĐĂK HÀ"])
+    sheet.append(["DANH SÁCH ĐẢNG VIÊN CHI BỘ THÔN 1"])
+    sheet.merge_cells("A1:I1")
+    sheet.append([])
+    sheet.append(ROSTER_HEADER)
+    sheet.append([codes["cell_c"], "Phạm Thu Hương", nid, datetime(1988, 7, 1), "Nữ", "Kinh", None,
+                  datetime(2016, 9, 2), None])
+    sheet.append([codes["cell_c"], "Lê Văn Tám", national_id(), datetime(2015, 7, 1), "Nam", "Kinh", None,
+                  datetime(2016, 9, 2), None])
+    path = tmp_path / "roster.xlsx"
+    workbook.save(path)
+    summary = import_file(ledger, path)
+    assert (summary.applied, dict(summary.refused)) == (1, {"too-young": 1})
+    assert summary.refusals[0].line == 6
+    assert member_of(ledger, nid).admitted_on == date(2016, 9, 2)
+
+    titled = tmp_path / "titled.csv"
+    with open(titled, "w", encoding="utf-8-sig", newline="") as out:
+        out.write("DANH SÁCH ĐẢNG VIÊN\r\n\r\n")
+        titled_nid = national_id()
+        csv.writer(out).writerows([ROSTER_HEADER, [codes["cell_a"], "Trần Văn Nam", titled_nid, "10/01/1990",
+                                                   "Nam", "Kinh", "", "03/02/2015", ""]])
+    from_csv = import_file(ledger, titled)
+    assert (from_csv.applied, from_csv.stopped) == (1, None)
+    assert member_of(ledger, titled_nid).admitted_on == date(2015, 2, 3)
+    headless = tmp_path / "headless.csv"
+    headless.write_text("DANH SÁCH ĐẢNG VIÊN\r\nMã chi bộ,Họ và tên\r\n", encoding="utf-8")
+    stopped = import_file(ledger, headless).stopped
+    assert stopped is not None and stopped.line == 2 and "lacks" in stopped.detail
 
 
 def test_a_roster_row_with_an_impossible_date_stops_the_import_at_its_line(ledger: Ledger, tmp_path: Path) -> None:

@@ -108,7 +108,9 @@ def test_a_roster_row_without_an_official_date_is_only_an_admission() -> None:
 def test_the_confirmation_of_a_roster_row_is_decided_no_earlier_than_the_end_of_probation() -> None:
     """An official date before the twelve months are over is read as the end of probation."""
     _, _, steps = roster_row(2, {**ROW, "official_since": "01/05/2022"})
-    assert steps[1][1].decided_on == date(2022, 5, 19)  # type: ignore[attr-defined]
+    # Its dates are checked first, so that a confirmation the ledger would refuse refuses the row.
+    assert [name for name, _ in steps] == ["check_roster_dates", "admit", "confirm_membership"]
+    assert steps[0][1].decided_on == steps[2][1].decided_on == date(2022, 5, 19)  # type: ignore[attr-defined]
 
 
 def test_an_official_date_before_the_admission_is_malformed() -> None:
