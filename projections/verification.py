@@ -32,15 +32,17 @@ class StreamDigest:
     last_position: int | None = None
     problems: list[str] = field(default_factory=list)
     value: bytes = b""
+    last_version: int = 0
 
     def __post_init__(self) -> None:
         self.value = hashlib.sha256(GENESIS + self.organization.encode()).digest()
 
     def add(self, position: int, version: int, topic: str, state: bytes, unreadable: str | None = None) -> None:
         """Chain one stored event, in version order; `unreadable` is why it does not read back."""
-        expected = self.events + 1
+        expected = self.last_version + 1
         if version != expected:
             self.problems.append(f"version {version} at position {position} where version {expected} was due")
+        self.last_version = version
         if unreadable is not None:
             self.problems.append(f"the event at position {position} (version {version}) cannot be read back: {unreadable}")
         topic_bytes = topic.encode()

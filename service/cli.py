@@ -155,13 +155,18 @@ def verify(
     from projections import ReadModels
     from service.app import open_ledger
 
+    if out is not None and not out.parent.is_dir():
+        err.print(f"[red]--out {out}: no folder {out.parent}[/red]")
+        raise typer.Exit(2)
     settings = load_settings()
     ledger = open_ledger(settings)
     try:
         read_models = ReadModels(settings.database_url, ledger)
         applied = read_models.position()
         if read_models.organization(code, date.max) is None:
-            err.print(f"[red]no organization with code {code!r}[/red]")
+            head = ledger.recorder.max_notification_id() or 0
+            behind = f" (they have applied {applied} of {head} events: run dangvien rebuild)" if applied < head else ""
+            err.print(f"[red]no organization with code {code!r} in the read models{behind}[/red]")
             raise typer.Exit(2)
         if through is not None and through > applied:
             err.print(f"[red]--through {through} is after {applied}, the last position applied to the read models[/red]")
@@ -231,6 +236,9 @@ def generate(
 
     if out is None:
         out = f"country-{scale:g}-seed{seed}.ndjson.gz"
+    if not Path(out).parent.is_dir():
+        err.print(f"[red]{out}: no folder {Path(out).parent}[/red]")
+        raise typer.Exit(2)
     started = time.perf_counter()
     with open_text(out, "w") as output, Progress(
         TextColumn("Generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
@@ -269,6 +277,9 @@ def import_(
     if not path.is_file():
         err.print(f"[red]{file}: no such file[/red]")
         raise typer.Exit(2)
+    if refusals and not Path(refusals).parent.is_dir():
+        err.print(f"[red]--refusals {refusals}: no folder {Path(refusals).parent}[/red]")
+        raise typer.Exit(2)
     settings = load_settings()
     ledger = open_ledger(settings)
     report = open(refusals, "w", encoding="utf-8") if refusals else None
@@ -297,6 +308,9 @@ def import_(
             f"{code} {n:,}" for code, n in summary.refused.most_common()))
         for refusal in summary.refusals[:20]:
             typer.echo(f"  line {refusal.line}: {refusal.command} refused ({refusal.code}): {refusal.detail}")
+        hidden = sum(summary.refused.values()) - min(20, len(summary.refusals))
+        if hidden > 0:
+            typer.echo(f"  ... and {hidden:,} more" + ("" if refusals else "; --refusals FILE writes every one"))
     if summary.stopped is not None:
         err.print(f"[red]Stopped at line {summary.stopped.line}: {summary.stopped.detail}[/red]")
         err.print(f"Nothing from line {summary.resume_from} on was saved; correct the file and run again "

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import gzip
 import heapq
+import io
 import json
 import random
 import unicodedata
@@ -1070,6 +1071,8 @@ def generate(
 def open_text(path: str | Path, mode: str) -> TextIO:
     """A text file in UTF-8, gzip-compressed when its name ends in `.gz`; `mode` is 'r' or 'w'."""
     if str(path).endswith(".gz"):
-        return gzip.open(path, mode + "t", encoding="utf-8", compresslevel=1)  # type: ignore[return-value]
+        # No time in the gzip header: the same scale and seed give the same file, byte for byte.
+        compressed = gzip.GzipFile(path, mode + "b", compresslevel=1, mtime=0)
+        return io.TextIOWrapper(compressed, encoding="utf-8")
     return open(path, mode, encoding="utf-8", buffering=1 << 20)
 

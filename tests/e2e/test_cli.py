@@ -191,6 +191,13 @@ def test_verify_hashes_every_stream_of_a_subtree_and_fails_on_a_damaged_record(t
     ahead = CliRunner().invoke(main, ["verify", "KT", "--through", str(answer["through"] + 1)], env=env)
     assert ahead.exit_code == 2 and "after" in ahead.output
 
+    # The same bytes stored again as text: nothing was altered, and the column's type is no damage.
+    retyped = answer["organizations"][1]["last_position"]
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        db.execute("UPDATE stored_events SET state = CAST(state AS TEXT) WHERE rowid = ?", (retyped,))
+    again = CliRunner().invoke(main, ["verify", "KT", "--subtree", "--through", str(answer["through"])], env=env)
+    assert again.exit_code == 0 and f"digest {answer['digest']}" in again.output
+
     damaged = answer["organizations"][0]["last_position"]
     with sqlite3.connect(tmp_path / "demo.db") as db:
         db.execute("UPDATE stored_events SET state = substr(state, 1, 10) WHERE rowid = ?", (damaged,))

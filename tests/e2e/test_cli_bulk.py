@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,39 @@ def test_generate_without_a_file_names_one_after_scale_and_seed(tmp_path: Path, 
     with gzip.open(written, "rt", encoding="utf-8") as f:
         assert sum(1 for _ in f) > 100
     assert str(written.name) in result.output
+
+
+def test_the_same_scale_and_seed_give_the_same_compressed_file_byte_for_byte(tmp_path: Path) -> None:
+    """The gzip header holds no time: two runs a second apart write identical files."""
+    first, second = tmp_path / "a" / "country.ndjson.gz", tmp_path / "b" / "country.ndjson.gz"
+    for out in (first, second):
+        out.parent.mkdir()
+        assert CliRunner().invoke(main, ["generate", str(out), "--scale", "0.0002"]).exit_code == 0
+        time.sleep(1.1)
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_output_into_a_missing_folder_is_refused_before_any_work(tmp_path: Path) -> None:
+    """`generate`, `import --refusals` and `verify --out` name the missing folder, exit status 2."""
+    missing = tmp_path / "no-such-folder" / "out.json"
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    commands = tmp_path / "commands.ndjson"
+    commands.write_text("\n", encoding="utf-8")
+    for args in (["generate", str(missing), "--scale", "0.0002"],
+                 ["import", str(commands), "--refusals", str(missing)],
+                 ["verify", "KT", "--out", str(missing)]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 2 and "no folder" in result.output, (args, result.output)
+
+
+def test_import_says_how_many_refusals_it_did_not_list(tmp_path: Path) -> None:
+    """Twenty refusals are listed; the summary counts the rest and points to --refusals."""
+    commands = tmp_path / "commands.ndjson"
+    commands.write_text("".join(
+        json.dumps({"command": "set_plan", "organization": f"NOWHERE{i}", "period": "2024", "admissions": 3}) + "\n"
+        for i in range(25)
+    ), encoding="utf-8")
+    env = {"DANGVIEN_DATABASE_URL": f"sqlite:///{tmp_path}/ledger.db"}
+    result = CliRunner().invoke(main, ["import", str(commands)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Refused 25" in result.output and "... and 5 more; --refusals FILE writes every one" in result.output
